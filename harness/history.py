@@ -1,0 +1,147 @@
+"""The history of one run: every trigger an app received and every event the harness caused.
+
+A history is a JSON-lines file. Apps and the harness append to it concurrently; each record is
+written with a single ``write(2)`` on an ``O_APPEND`` descriptor, so lines never interleave and a
+record survives a crash of its writer as soon as the write returns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "Event",
+    "History",
+    "HistoryWriter",
+    "Mechanism",
+    "Trigger",
+    "load_history",
+]
+
+Mechanism = Literal["job", "binding"]
+TriggerOutcome = Literal["ok", "failed", "refused"]
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One HTTP request from a daprd sidecar to an app, as the app saw it."""
+
+    mechanism: Mechanism
+    name: str  # job name, or binding component name
+    replica: int
+    pid: int
+    wall: float  # time.time() when the request arrived
+    mono: float  # time.monotonic() when the request arrived (system-wide on Linux)
+    payload: Any = None  # parsed JSON body; raw text if not JSON; None if empty
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200  # HTTP status the app answered with
+    outcome: TriggerOutcome = "ok"  # "refused": bad or missing dapr-api-token, not a trigger
+
+    kind: Literal["trigger"] = "trigger"
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the harness did or saw, with the time it happened.
+
+    ``event`` names what happened; ``attrs`` holds its details. Events the checker reads:
+
+    - ``job_created``: attrs ``name``, ``spec`` (the Jobs API body sent), ``sent_wall`` (time the
+      request was sent: the earliest moment the scheduler can have created the job),
+      ``status`` (HTTP status of the create call).
+    - ``job_deleted``: attrs ``name``.
+    - ``binding_installed``: attrs ``name``, ``schedule``.
+    - ``replica_started``: attrs ``replica``, ``pid`` (daprd's); wall = when daprd was exec'd.
+    - ``replica_ready``: attrs ``replica``; wall = when its daprd reported healthy.
+    - ``replica_stopped``: attrs ``replica``.
+    - ``window_start`` / ``window_end``: the observation window.
+    - ``fault_start`` / ``fault_end``: attrs ``fault`` (kind), ``target``.
+    """
+
+    event: str
+    wall: float
+    mono: float
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    kind: Literal["event"] = "event"
+
+
+@dataclass(frozen=True)
+class History:
+    triggers: tuple[Trigger, ...]
+    events: tuple[Event, ...]
+
+    def events_named(self, event: str) -> list[Event]:
+        return [e for e in self.events if e.event == event]
+
+    def first_event(self, event: str) -> Event | None:
+        found = self.events_named(event)
+        return found[0] if found else None
+
+    def accepted(self, mechanism: Mechanism, name: str | None = None) -> list[Trigger]:
+        """Triggers of a mechanism that the app accepted as real (not refused), by arrival."""
+        chosen = [
+            t
+            for t in self.triggers
+            if t.mechanism == mechanism
+            and t.outcome != "refused"
+            and (name is None or t.name == name)
+        ]
+        return sorted(chosen, key=lambda t: t.wall)
+
+
+class HistoryWriter:
+    """Appends records to a history file; safe to use from several processes at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def append(self, record: Trigger | Event) -> None:
+        line = json.dumps(asdict(record), ensure_ascii=False, separators=(",", ":")) + "\n"
+        os.write(self._fd, line.encode())
+
+    def event(self, event: str, **attrs: Any) -> Event:
+        record = Event(event=event, wall=time.time(), mono=time.monotonic(), attrs=attrs)
+        self.append(record)
+        return record
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> HistoryWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _parse(lines: Iterable[str], source: str) -> Iterator[Trigger | Event]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            kind = raw.pop("kind")
+            yield Trigger(**raw) if kind == "trigger" else Event(**raw)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"{source}:{number}: not a history record ({exc}): {line[:200]!r}") from exc
+
+
+def load_history(path: Path) -> History:
+    """Read a history file. A torn last line (writer killed mid-write) is an error, not skipped."""
+    with path.open(encoding="utf-8") as fh:
+        records = list(_parse(fh, str(path)))
+    return History(
+        triggers=tuple(r for r in records if isinstance(r, Trigger)),
+        events=tuple(r for r in records if isinstance(r, Event)),
+    )

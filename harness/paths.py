@@ -1,0 +1,22 @@
+"""Where the harness keeps things: the repo, its runtime dir, results and the build cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+COMPONENTS_DIR = REPO_ROOT / "components"
+SCENARIOS_DIR = REPO_ROOT / "scenarios"
+RESULTS_DIR = REPO_ROOT / "results"
+RUNS_DIR = RESULTS_DIR / "runs"
+# `dapr --runtime-path REPO_ROOT` means REPO_ROOT/.dapr: the project-local runtime dir.
+LOCAL_RUNTIME_DIR = REPO_ROOT / ".dapr"
+
+
+def cache_dir() -> Path:
+    """The build cache, outside the clone, so a fresh clone on the same machine builds nothing."""
+    if explicit := os.environ.get("DAPR_HARNESS_CACHE"):
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dapr-schedule-harness"

@@ -6,7 +6,7 @@ nothing. Scenarios steer how it answers (status, delay, body) through HARNESS_AP
 during a run, through POST /_harness/handlers.
 
 Environment: HARNESS_HISTORY (history file), HARNESS_REPLICA (replica index),
-HARNESS_BINDINGS (JSON list of binding routes), HARNESS_APP_HANDLERS (JSON list of handler
+HARNESS_BINDINGS (JSON object: route -> binding name), HARNESS_APP_HANDLERS (JSON list of handler
 rules, see scenario.AppHandler), APP_API_TOKEN (when set, Dapr sends it as dapr-api-token and
 any request without it is refused with 401 and recorded as refused).
 """
@@ -67,7 +67,8 @@ class Recorder:
         self.writer = HistoryWriter(Path(os.environ["HARNESS_HISTORY"]))
         self.replica = int(os.environ.get("HARNESS_REPLICA", "0"))
         self.token = os.environ.get("APP_API_TOKEN") or None
-        self.bindings = set(json.loads(os.environ.get("HARNESS_BINDINGS", "[]")))
+        # route -> binding component name
+        self.bindings: dict[str, str] = json.loads(os.environ.get("HARNESS_BINDINGS", "{}"))
         self.handlers: list[dict[str, Any]] = json.loads(os.environ.get("HARNESS_APP_HANDLERS", "[]"))
 
     def rule_for(self, mechanism: Mechanism, name: str) -> dict[str, Any]:
@@ -191,4 +192,4 @@ async def binding_trigger(route: str, request: Request) -> Response:
         return JSONResponse({"error": f"no binding route /{route}"}, status_code=404)
     if request.method == "OPTIONS":
         return Response(status_code=200)  # daprd's probe for an input binding route
-    return await _answer(request, "binding", route)
+    return await _answer(request, "binding", _recorder().bindings[route])

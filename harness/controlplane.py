@@ -9,9 +9,10 @@ cannot be built here); commands.sh in the run dir has the equivalent `dapr run` 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -221,7 +222,7 @@ class Cluster:
         *,
         replicas: int,
         app_id: str = "taskapi",
-        binding_routes: Sequence[str] = (),
+        binding_routes: Mapping[str, str] | None = None,
         app_handlers: Sequence[dict[str, object]] = (),
         api_token: str | None = None,
         log_level: str = "info",
@@ -230,7 +231,7 @@ class Cluster:
             raise ValueError(f"replicas must be >= 1, got {replicas}")
         self.runtime, self.run = runtime, run
         self.app_id, self.api_token, self.log_level = app_id, api_token, log_level
-        self.binding_routes = list(binding_routes)
+        self.binding_routes = dict(binding_routes or {})  # app route -> binding name
         self.app_handlers = list(app_handlers)
         self.history = HistoryWriter(run.history)
         self.placement = placement_service(runtime, run, log_level)
@@ -250,6 +251,7 @@ class Cluster:
         for replica in self.replicas:
             self._wait_replica(replica, timeout_s)
         self.wait_sidecars_connected(len(self.replicas), timeout_s)
+        self.write_process_table()
         self.history.event("cluster_ready", replicas=len(self.replicas),
                            seconds=round(time.monotonic() - started, 3))
 
@@ -279,8 +281,9 @@ class Cluster:
             stop_all([p for r in reversed(self.replicas) for p in reversed(r.processes)], grace_s)
             stop_all([self.scheduler.process, self.placement.process], grace_s)
         finally:
-            for reservation in [r.ports for r in self.all_replicas] + []:
-                reservation.release()
+            for process in self.processes():  # reservations of processes never started
+                if process.ports is not None:
+                    process.ports.release()
             self.history.event("cluster_stopped")
             self.history.close()
 
@@ -330,21 +333,16 @@ class Cluster:
         ports += getattr(self.scheduler, "extra_ports", [])
         return ports + [p for r in self.all_replicas for p in r.owned_ports()]
 
+    def write_process_table(self) -> None:
+        """processes.json: pids and ports of the run, for `clean` and for the leak tests."""
+        table = {
+            "run_id": self.run.run_id, "owner": os.getpid(),
+            "processes": {p.name: p.pid for p in self.processes() if p.alive()},
+            "ports": self.owned_ports(),
+        }
+        (self.run.root / "processes.json").write_text(json.dumps(table, indent=2))
+
     @property
     def dapr_url(self) -> str:
         """A sidecar to send Jobs API calls to (any replica's: jobs belong to the app-id)."""
         return self.replicas[0].dapr_url
-
-
-def scheduler_log_version(log_path: Path) -> str | None:
-    """The version a scheduler or placement printed at start (they have no --version flag)."""
-    try:
-        text = log_path.read_text(errors="replace")
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if "version" in line and ("Starting" in line or "starting" in line):
-            for token in line.replace('"', " ").split():
-                if token[:1].isdigit() and token.count(".") == 2:
-                    return token
-    return None

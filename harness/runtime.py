@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -11,7 +12,15 @@ from pathlib import Path
 from .paths import LOCAL_RUNTIME_DIR
 from .versions import CONTROL_PLANE_BINARIES, DAPR_RUNTIME_VERSION
 
-__all__ = ["DaprMissingError", "DaprRuntime", "locate_runtime", "runtime_dir_candidates"]
+__all__ = [
+    "DaprMissingError",
+    "DaprRuntime",
+    "locate_runtime",
+    "logged_version",
+    "runtime_dir_candidates",
+]
+
+_STARTING_RE = re.compile(r"Starting Dapr [\w ]+? -- version (\S+)")
 
 CONFIG_YAML = """\
 apiVersion: dapr.io/v1alpha1
@@ -102,3 +111,15 @@ def locate_runtime() -> DaprRuntime:
         "setup` to build it, or set DAPR_RUNTIME_PATH to a directory whose .dapr/bin holds "
         f"daprd, scheduler and placement {DAPR_RUNTIME_VERSION}"
     )
+
+
+def logged_version(log_path: Path) -> str | None:
+    """The version a scheduler or placement logged at start (they have no --version flag)."""
+    try:
+        with log_path.open(errors="replace") as fh:
+            for line in fh:
+                if match := _STARTING_RE.search(line):
+                    return match.group(1)
+    except OSError:
+        return None
+    return None

@@ -1,0 +1,88 @@
+"""The driver: creates, reads and deletes jobs through a sidecar's Jobs API, installs bindings.
+
+Every call is written to the history (with the moment the request was sent, which the checker
+uses as the earliest possible creation time) and to the run's commands.sh as a curl line.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from .history import HistoryWriter
+from .paths import COMPONENTS_DIR
+from .rundir import RunDir
+from .scenario import BindingSpec, JobSpec
+
+__all__ = ["JobsClient", "install_bindings", "render_binding"]
+
+
+class JobsClient:
+    def __init__(self, dapr_url: str, history: HistoryWriter, run: RunDir,
+                 api_token: str | None = None) -> None:
+        self.dapr_url = dapr_url
+        self.history = history
+        self.run = run
+        headers = {"dapr-api-token": api_token} if api_token else {}
+        self.http = httpx.Client(timeout=10.0, headers=headers)
+
+    def url(self, name: str, api: str = "v1.0") -> str:
+        return f"{self.dapr_url}/{api}/jobs/{name}"
+
+    def _note(self, method: str, url: str, body: dict[str, Any] | None = None) -> None:
+        argv = ["curl", "-sS", "-X", method, url]
+        if body is not None:
+            argv += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+        self.run.note_command(argv)
+
+    def schedule(self, job: JobSpec) -> httpx.Response:
+        body = job.body()
+        url = self.url(job.name, job.api)
+        self._note("POST", url, body)
+        sent_wall = time.time()
+        response = self.http.post(url, json=body)
+        self.history.event("job_created", name=job.name, api=job.api, spec=body,
+                           sent_wall=sent_wall, status=response.status_code,
+                           response=response.text[:2000])
+        return response
+
+    def get(self, name: str, api: str = "v1.0") -> httpx.Response:
+        self._note("GET", self.url(name, api))
+        return self.http.get(self.url(name, api))
+
+    def delete(self, name: str, api: str = "v1.0") -> httpx.Response:
+        self._note("DELETE", self.url(name, api))
+        response = self.http.delete(self.url(name, api))
+        self.history.event("job_deleted", name=name, api=api, status=response.status_code)
+        return response
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def render_binding(binding: BindingSpec) -> str:
+    template = (COMPONENTS_DIR / binding.template).read_text()
+    route_line = (
+        f"  - name: route\n    value: \"{binding.route}\"" if binding.route else ""
+    )
+    return template.format(name=binding.name, schedule=binding.schedule, route_line=route_line)
+
+
+def install_bindings(bindings: Sequence[BindingSpec], run: RunDir,
+                     history: HistoryWriter) -> dict[str, str]:
+    """Write one component file per binding into the run's resources dir.
+
+    Returns the app routes daprd will POST to, mapped to their binding names.
+    """
+    routes = {}
+    for binding in bindings:
+        path = run.resources / f"{binding.name}.yaml"
+        path.write_text(render_binding(binding))
+        history.event("binding_installed", name=binding.name, schedule=binding.schedule,
+                      file=str(path))
+        routes[(binding.route or binding.name).lstrip("/")] = binding.name
+    return routes

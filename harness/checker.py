@@ -44,7 +44,12 @@ import numpy as np
 
 from harness.history import Event, History, Mechanism, Trigger
 from harness.scenario import BindingSpec, Expectation, JobSpec, Scenario
-from harness.schedule import every_seconds, parse_due_time, parse_point_in_time, tick_times
+from harness.schedule import (
+    every_seconds,
+    parse_due_time,
+    parse_point_in_time,
+    tick_times,
+)
 
 __all__ = [
     "JOB_SUCCESS_METRIC",
@@ -88,6 +93,7 @@ class MechanismResult:
     per_replica_view: TickView
     early_triggers: int
     lateness_ms: dict[str, float | None]
+    lateness_samples_ms: list[float]  # first trigger of each expected tick, for plots
     phase_estimated: bool
     triggers_in_ticks: int  # triggers assigned to expected global ticks
     delivery_expected: str | None = None
@@ -121,6 +127,7 @@ class MechanismResult:
                 "lost": self.per_replica_view.lost,
             },
             "lateness_ms": dict(self.lateness_ms),
+            "lateness_samples_ms": [round(v, 3) for v in self.lateness_samples_ms],
             "phase_estimated": self.phase_estimated,
             "delivery_expected": self.delivery_expected,
             "verdict": self.verdict,
@@ -400,6 +407,7 @@ def _result(mechanism: Mechanism, name: str, schedule: str, model: _Model, win: 
             replicas: list[int], triggers: list[Trigger], expect: Expectation | None,
             phase_estimated: bool) -> MechanismResult:
     assigned, early = _assign(model, triggers)
+    lateness = _lateness(model, assigned)
     across_counts: dict[int, int] = defaultdict(int)
     for (_, k), walls in assigned.items():
         across_counts[k] += len(walls)
@@ -416,7 +424,8 @@ def _result(mechanism: Mechanism, name: str, schedule: str, model: _Model, win: 
         across=_view(expected_ks, across_counts),
         per_replica_view=_view(pairs, {key: len(ts) for key, ts in assigned.items()}),
         early_triggers=0 if phase_estimated else early,
-        lateness_ms=_percentiles(_lateness(model, assigned)),
+        lateness_ms=_percentiles(lateness),
+        lateness_samples_ms=lateness,
         phase_estimated=phase_estimated,
         triggers_in_ticks=sum(across_counts.get(k, 0) for k in expected_ks),
         delivery_expected=expect.delivery if expect else None,

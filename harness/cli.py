@@ -7,13 +7,27 @@ before the harness's dependencies are installed.
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from .paths import REPO_ROOT
+from .paths import REPO_ROOT, RESULTS_DIR, RUNS_DIR, SCENARIOS_DIR
 
 __all__ = ["main"]
+
+HEADLINE_SCENARIO = "comparison"
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+def _say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
@@ -27,10 +41,74 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    """Set up, then run the whole test suite (unit tests and scenarios on real Dapr)."""
-    if cmd_setup(args) != 0:
-        return 1
-    return subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], cwd=REPO_ROOT).returncode
+    cmd_setup(args)
+    command = [sys.executable, "-m", "pytest", *args.pytest_args]
+    return subprocess.run(command, cwd=REPO_ROOT, check=False).returncode
+
+
+def resolve_scenarios(names: Sequence[str]) -> list[Any]:
+    """Scenario files, file stems or scenario names (a sweep's name selects all its values)."""
+    from .scenario import load_scenario, load_scenarios
+
+    known = load_scenarios(SCENARIOS_DIR)
+    chosen = []
+    for name in names:
+        path = Path(name)
+        if path.suffix in (".yaml", ".yml") and path.exists():
+            chosen += load_scenario(path)
+            continue
+        matches = [s for s in known if name in (s.name, s.source.stem, s.name.split("[")[0])]
+        if not matches:
+            listing = ", ".join(sorted({s.name for s in known}))
+            raise UsageError(f"unknown scenario {name!r}; known: {listing}")
+        chosen += matches
+    return chosen
+
+
+def _run_and_print(scenarios: Sequence[Any], repeat: int) -> int:
+    from .report import mechanism_table
+    from .runner import run_scenario
+    from .runtime import locate_runtime
+
+    runtime = locate_runtime()
+    results = [run_scenario(s, runtime, progress=_say) for s in scenarios for _ in range(repeat)]
+    summaries = [r.summary for r in results]
+    print()
+    print(f"Dapr {runtime.version}; runs under {RUNS_DIR}")
+    print(mechanism_table(summaries))
+    failed = [r.summary["run_id"] for r in results if not r.passed]
+    if failed:
+        print(f"\n{len(failed)} run(s) did not meet their expectations: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.repeat < 1:
+        raise UsageError(f"--repeat must be >= 1, got {args.repeat}")
+    return _run_and_print(resolve_scenarios(args.scenarios), args.repeat)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    cmd_setup(args)
+    return _run_and_print(resolve_scenarios([HEADLINE_SCENARIO]), 1)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_reports
+
+    for path in write_reports(Path(args.runs), Path(args.out)):
+        print(path)
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from .reaper import reap
+
+    ended = reap(args.run_ids or None)
+    for proc in ended:
+        print(f"ended pid {proc.pid} of run {proc.run_id}: {proc.cmdline}")
+    print(f"{len(ended)} process(es) ended")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,18 +117,53 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evidence on real Dapr: Jobs API vs cron binding across app replicas.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    setup = sub.add_parser("setup", help="install Python packages and build/locate Dapr 1.18.3")
+    setup = sub.add_parser("setup", help="install Python packages; build or locate Dapr 1.18.3",
+                           description="Idempotent: installs the Python dependencies and builds "
+                           "daprd, scheduler and placement 1.18.3 from Go modules into .dapr/ "
+                           "(cached outside the clone), unless DAPR_RUNTIME_PATH or an existing "
+                           "install of that version is found.")
     setup.set_defaults(func=cmd_setup)
     test = sub.add_parser("test", help="setup, then run pytest (unit tests and scenarios)")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments passed to pytest")
     test.set_defaults(func=cmd_test)
+    demo = sub.add_parser("demo", help="setup, then run the headline comparison and print it")
+    demo.set_defaults(func=cmd_demo)
+    run = sub.add_parser("run", help="run scenarios on real Dapr and print their tables")
+    run.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                     help="a scenario file, a file stem (e.g. comparison) or a scenario name")
+    run.add_argument("--repeat", type=int, default=1, metavar="K",
+                     help="run each scenario K times (default 1)")
+    run.set_defaults(func=cmd_run)
+    report = sub.add_parser("report", help="write Markdown tables and plots from the runs")
+    report.add_argument("--runs", default=str(RUNS_DIR), help=f"run directories (default {RUNS_DIR})")
+    report.add_argument("--out", default=str(RESULTS_DIR), help=f"output dir (default {RESULTS_DIR})")
+    report.set_defaults(func=cmd_report)
+    clean = sub.add_parser("clean", help="end processes a crashed run left behind (by run tag)")
+    clean.add_argument("run_ids", nargs="*", metavar="RUN_ID",
+                       help="end every process of these runs (default: all whose harness is gone)")
+    clean.set_defaults(func=cmd_clean)
     return parser
+
+
+def _sigterm_as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)  # tear down on kill, too
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted; everything this run started has been stopped", file=sys.stderr)
         return 130
+    except Exception as exc:  # user-facing errors: one line, no traceback
+        if not _is_user_error(exc):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _is_user_error(exc: Exception) -> bool:
+    names = {"UsageError", "ScenarioError", "DaprMissingError", "BuildError"}
+    return type(exc).__name__ in names or isinstance(exc, ValueError) and "no runs" in str(exc)

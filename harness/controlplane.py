@@ -13,7 +13,6 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import httpx
 
@@ -127,7 +126,7 @@ class Replica:
 
     def __init__(self, index: int, *, cluster: Cluster) -> None:
         self.index = index
-        run, runtime = cluster.run, cluster.runtime
+        run = cluster.run
         self.ports = PortReservation(5)
         self.app_port, self.http_port, self.grpc_port, self.internal_port, self.metrics_port = (
             self.ports.ports

@@ -36,7 +36,7 @@ def _restart_app(replica: Replica) -> None:
     replica.wait_ready()
 
 
-def _restart_daprd(cluster: Cluster, replica: Replica) -> None:
+def _restart_daprd(replica: Replica) -> None:
     replica.daprd.start()
     replica.wait_ready()
 
@@ -49,7 +49,7 @@ def _begin_end(cluster: Cluster, fault: FaultSpec) -> tuple[Callable[[], None], 
     match fault.kind:
         case "kill_daprd":
             assert target
-            return target.daprd.kill, lambda: _restart_daprd(cluster, target)
+            return target.daprd.kill, lambda: _restart_daprd(target)
         case "kill_app":
             assert target
             return target.app.kill, lambda: _restart_app(target)
@@ -72,7 +72,7 @@ def _begin_end(cluster: Cluster, fault: FaultSpec) -> tuple[Callable[[], None], 
             return (lambda: _set_handlers(target, rules),
                     lambda: _set_handlers(target, list(cluster.app_handlers)))
         case "scale_out":
-            return lambda: None if cluster.add_replica() else None, None
+            return (lambda: cluster.add_replica() and None), None
         case "scale_in":
             assert target
             return lambda: cluster.remove_replica(target.index), None

@@ -13,7 +13,13 @@ from typing import Any
 
 import psutil
 
-from .checker import CheckResult, check
+from .checker import (
+    JOB_SUCCESS_METRIC,
+    SCHEDULER_TRIGGERED_METRIC,
+    CheckResult,
+    check,
+    cross_check,
+)
 from .controlplane import Cluster
 from .driver import JobsClient, install_bindings
 from .history import HistoryWriter, load_history
@@ -25,6 +31,9 @@ from .runtime import DaprRuntime, locate_runtime, logged_version
 from .scenario import Scenario
 
 __all__ = ["RunResult", "run_scenario"]
+
+JOB_FAILURE_METRIC = "dapr_component_job_failure_count"
+PROGRESS_EVERY_S = 5.0
 
 
 @dataclass
@@ -78,12 +87,6 @@ def _job_steps(scenario: Scenario, jobs: JobsClient, errors: list[str]) -> list[
     return [_Step(job.at_s, f"create job {job.name}", create(job)) for job in scenario.jobs]
 
 
-def _run_steps(steps: list[_Step], window_start: float) -> None:
-    for step in sorted(steps, key=lambda s: s.at_s):
-        _sleep_until(window_start + step.at_s)
-        step.act()
-
-
 def _sleep_until(monotonic_deadline: float) -> None:
     """Wait for a moment on the scenario's timeline (the timeline is the experiment itself)."""
     remaining = monotonic_deadline - time.monotonic()
@@ -91,74 +94,119 @@ def _sleep_until(monotonic_deadline: float) -> None:
         time.sleep(remaining)
 
 
-def _collect_metrics(cluster: Cluster) -> dict[str, float | None]:
-    def total(scrape: Callable[[], dict[str, float]], name: str) -> float | None:
-        try:
-            return metric_total(scrape(), name)
-        except Exception:  # a killed process has no metrics; the record says so with None
-            return None
+def _metric_or_none(scrape: Callable[[], dict[str, float]], name: str) -> float | None:
+    try:
+        return metric_total(scrape(), name)
+    except Exception:  # a killed process has no metrics; the record says so with None
+        return None
 
-    daprd = [total(r.metrics, "dapr_component_job_success_count") for r in cluster.replicas]
-    failures = [total(r.metrics, "dapr_component_job_failure_count") for r in cluster.replicas]
+
+def _summed(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def _collect_metrics(cluster: Cluster) -> dict[str, float | None]:
+    """Dapr's own counters at the end of the window (a restarted process restarts its counts)."""
     return {
-        "daprd_job_success": sum(v for v in daprd if v is not None) if any(v is not None for v in daprd) else None,
-        "daprd_job_failure": sum(v for v in failures if v is not None) if any(v is not None for v in failures) else None,
-        "scheduler_jobs_triggered": total(cluster.scheduler.metrics, "dapr_scheduler_jobs_triggered_total"),
+        JOB_SUCCESS_METRIC: _summed([_metric_or_none(r.metrics, JOB_SUCCESS_METRIC)
+                                     for r in cluster.replicas]),
+        JOB_FAILURE_METRIC: _summed([_metric_or_none(r.metrics, JOB_FAILURE_METRIC)
+                                     for r in cluster.replicas]),
+        SCHEDULER_TRIGGERED_METRIC: _metric_or_none(cluster.scheduler.metrics,
+                                                    SCHEDULER_TRIGGERED_METRIC),
     }
 
 
 def _metrics_check(run: RunDir, metrics: dict[str, float | None]) -> dict[str, Any]:
     """The app's own count of delivered jobs against daprd's and the scheduler's counters."""
     history = load_history(run.history)
-    ok = sum(1 for t in history.triggers if t.mechanism == "job" and t.outcome == "ok")
-    mismatches = []
-    daprd = metrics["daprd_job_success"]
-    if daprd is not None and int(daprd) != ok:
-        mismatches.append(f"app recorded {ok} successful job deliveries, daprd counted {int(daprd)}")
-    return {"history_triggers": ok, **metrics, "mismatches": mismatches}
+    ok: dict[str, int] = {}
+    for trigger in history.triggers:
+        if trigger.mechanism == "job" and trigger.outcome == "ok":
+            ok[trigger.name] = ok.get(trigger.name, 0) + 1
+    present = {k: v for k, v in metrics.items() if v is not None}
+    return {"history_triggers": sum(ok.values()), **metrics,
+            "mismatches": cross_check(ok, present)}
+
+
+class _Progress:
+    """Says what the run is doing: phase, triggers seen per mechanism, time left."""
+
+    def __init__(self, scenario: Scenario, run: RunDir, say: Callable[[str], None]) -> None:
+        self.scenario, self.run, self.say = scenario, run, say
+
+    def window(self, window_start: float) -> None:
+        left = window_start + self.scenario.window_s - time.monotonic()
+        seen: dict[str, int] = {}
+        for trigger in load_history(self.run.history).triggers:
+            if trigger.outcome != "refused":
+                seen[trigger.mechanism] = seen.get(trigger.mechanism, 0) + 1
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(seen.items())) or "no triggers yet"
+        self.say(f"{self.scenario.name}: observing, {counts}, {max(0.0, left):.0f}s left")
+
+
+def _observe(steps: list[_Step], window_start: float, window_s: float,
+             progress: _Progress | None) -> None:
+    """Carry out the timeline's steps, then wait out the window, reporting every few seconds."""
+    timeline = sorted(steps, key=lambda s: s.at_s)
+    if progress is not None:
+        ticks = int(window_s // PROGRESS_EVERY_S)
+        timeline += [_Step(PROGRESS_EVERY_S * (i + 1), "progress",
+                           lambda: progress.window(window_start)) for i in range(ticks)]
+        timeline.sort(key=lambda s: s.at_s)
+    for step in timeline:
+        _sleep_until(window_start + step.at_s)
+        step.act()
+    _sleep_until(window_start + window_s)
+
+
+def _drive(cluster: Cluster, scenario: Scenario, run: RunDir, history: HistoryWriter,
+           progress: _Progress | None) -> tuple[list[str], dict[str, float | None], float]:
+    """The observation window: jobs created and faults injected on the scenario's timeline."""
+    errors: list[str] = []
+    jobs = JobsClient(cluster.dapr_url, history, run, api_token=scenario.app.api_token)
+    try:
+        steps = _job_steps(scenario, jobs, errors)
+        steps += [_Step(a.at_s, a.label, a.act) for f in scenario.faults
+                  for a in fault_actions(cluster, f)]
+        window_start = time.monotonic()
+        history.event("window_start", window_s=scenario.window_s)
+        _observe(steps, window_start, scenario.window_s, progress)
+        history.event("window_end")
+        return errors, _collect_metrics(cluster), time.monotonic() - window_start
+    finally:
+        jobs.close()
 
 
 def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
                  progress: Callable[[str], None] | None = None) -> RunResult:
+    """Run one scenario on real Dapr; the history is on disk whatever happens."""
     runtime = runtime or locate_runtime()
-    say = progress or (lambda _msg: None)
     run = new_run_dir(scenario.name)
     (run.root / "scenario.json").write_text(scenario.model_dump_json(indent=2))
+    reporter = _Progress(scenario, run, progress) if progress else None
     started = time.time()
-    history = HistoryWriter(run.history)
-    routes = install_bindings(scenario.bindings, run, history)
-    cluster = Cluster(runtime, run, replicas=scenario.replicas, binding_routes=routes,
-                      app_handlers=[h.model_dump() for h in scenario.app.handlers],
-                      api_token=scenario.app.api_token)
-    errors: list[str] = []
-    timings: dict[str, float] = {}
-    try:
-        say(f"{scenario.name}: starting {scenario.replicas} replica(s)")
+    with HistoryWriter(run.history) as history:
+        routes = install_bindings(scenario.bindings, run, history)
+        cluster = Cluster(runtime, run, replicas=scenario.replicas, binding_routes=routes,
+                          app_handlers=[h.model_dump() for h in scenario.app.handlers],
+                          api_token=scenario.app.api_token)
+        if progress:
+            progress(f"{scenario.name}: starting {scenario.replicas} replica(s) ({run.root})")
         t0 = time.monotonic()
         with cluster:
-            timings["startup_s"] = round(time.monotonic() - t0, 3)
-            jobs = JobsClient(cluster.dapr_url, history, run, api_token=scenario.app.api_token)
-            steps = _job_steps(scenario, jobs, errors)
-            steps += [_Step(a.at_s, a.label, a.act) for f in scenario.faults
-                      for a in fault_actions(cluster, f)]
-            window_start = time.monotonic()
-            history.event("window_start", window_s=scenario.window_s)
-            say(f"{scenario.name}: observing for {scenario.window_s:g}s")
-            _run_steps(steps, window_start)
-            _sleep_until(window_start + scenario.window_s)
-            history.event("window_end")
-            timings["window_s"] = round(time.monotonic() - window_start, 3)
-            metrics = _collect_metrics(cluster)
-            jobs.close()
+            startup = time.monotonic() - t0
+            errors, metrics, window = _drive(cluster, scenario, run, history, reporter)
             t1 = time.monotonic()
-        timings["teardown_s"] = round(time.monotonic() - t1, 3)
-    finally:
-        history.close()
+        timings = {"startup_s": round(startup, 3), "window_s": round(window, 3),
+                   "teardown_s": round(time.monotonic() - t1, 3)}
     result = check(load_history(run.history), scenario)
     summary = build_summary(run, scenario, runtime, result, timings, started,
                             _metrics_check(run, metrics), errors)
     run.summary.write_text(json.dumps(summary, indent=2))
-    say(f"{scenario.name}: {'passed' if summary['passed'] else 'FAILED'} ({run.root})")
+    if progress:
+        progress(f"{scenario.name}: {'passed' if summary['passed'] else 'FAILED'} ({run.root})")
     return RunResult(run=run, scenario=scenario, check=result, summary=summary,
                      driver_errors=errors)
 

@@ -231,7 +231,7 @@ def _read_mapping(path: Path) -> dict[Any, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise _error(path, _TOP, "cannot read file", str(exc), "a readable UTF-8 file") from None
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise _yaml_error(path, text, exc) from None
     allowed = f"a mapping with fields {', '.join(_FILE_FIELDS)}"

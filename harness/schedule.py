@@ -23,7 +23,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
@@ -89,11 +89,11 @@ class _IsoDuration:
 
     def add_to(self, epoch: float) -> float:
         """``epoch`` plus this duration, calendar parts added in UTC like Go's ``AddDate``."""
-        moment = datetime.fromtimestamp(epoch, timezone.utc)
+        moment = datetime.fromtimestamp(epoch, UTC)
         month_index = moment.month - 1 + self.months + 12 * self.years
         year, month = moment.year + month_index // 12, month_index % 12 + 1
         # Go's AddDate normalises an overflowing day (Jan 31 + 1 month = Mar 3): do the same.
-        base = datetime(year, month, 1, tzinfo=timezone.utc) + timedelta(days=moment.day - 1)
+        base = datetime(year, month, 1, tzinfo=UTC) + timedelta(days=moment.day - 1)
         base = base.replace(hour=moment.hour, minute=moment.minute, second=moment.second,
                             microsecond=moment.microsecond)
         return base.timestamp() + self.days * 86400 + self.seconds
@@ -220,19 +220,19 @@ def _local_zone() -> tzinfo:
     name = os.environ.get("TZ")
     if name is not None:
         try:
-            return ZoneInfo(name.lstrip(":")) if name.lstrip(":") else timezone.utc
+            return ZoneInfo(name.lstrip(":")) if name.lstrip(":") else UTC
         except (ZoneInfoNotFoundError, ValueError):
-            return timezone.utc
+            return UTC
     try:
         with open("/etc/localtime", "rb") as fh:
             return ZoneInfo.from_file(fh)
     except (OSError, ValueError):
-        return timezone.utc
+        return UTC
 
 
 def _zone(name: str) -> tzinfo:
     if name in ("", "UTC"):
-        return timezone.utc
+        return UTC
     if name == "Local":
         return _local_zone()
     try:

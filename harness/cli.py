@@ -94,10 +94,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_reports
+    from .report import latest_per_scenario, load_summaries, update_readme, write_reports
 
     for path in write_reports(Path(args.runs), Path(args.out)):
         print(path)
+    headline = [s for s in latest_per_scenario(load_summaries(Path(args.runs)))
+                if s["scenario"] == HEADLINE_SCENARIO]
+    if headline and Path(args.out) == RESULTS_DIR:
+        update_readme(REPO_ROOT / "README.md", headline[0])
+        print(REPO_ROOT / "README.md")
     return 0
 
 

@@ -185,6 +185,7 @@ def build_dapr(progress: Progress) -> Path:
     manifest = slot / "manifest.json"
     with _locked(slot.parent / f"{slot.name}.lock"):
         if manifest.exists():
+            progress.say(f"taking the cached build {slot}")
             return slot / "bin"
         _check_disk(slot)
         src, applied = _prepare_source(slot, progress)
@@ -241,10 +242,10 @@ def ensure_runtime() -> DaprRuntime:
         runtime = locate_runtime()
         progress.say(f"using Dapr {runtime.version} from {runtime.source}: {runtime.root}")
         return runtime
-    except DaprMissingError as exc:
+    except DaprMissingError:
         if os.environ.get("DAPR_RUNTIME_PATH"):
             raise
-        progress.say(f"building Dapr v{DAPR_RUNTIME_VERSION} (none usable found: {exc})")
+        progress.say(f"no Dapr {DAPR_RUNTIME_VERSION} install found; installing the project's own")
     bin_dir = build_dapr(progress)
     _install(bin_dir, LOCAL_RUNTIME_DIR)
     _cli_note(progress)

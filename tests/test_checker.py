@@ -350,7 +350,7 @@ def test_to_dict_shape() -> None:
     assert list(d) == [
         "mechanism", "name", "replicas", "schedule", "window_s", "ticks_expected", "triggers",
         "triggers_per_tick", "per_replica", "exactly_once_ticks", "duplicated_ticks",
-        "lost_ticks", "early_triggers", "per_replica_view", "lateness_ms", "phase_estimated",
+        "lost_ticks", "early_triggers", "per_replica_view", "lateness_ms", "lateness_samples_ms", "phase_estimated",
         "delivery_expected", "verdict", "reasons",
     ]
     assert list(d["lateness_ms"]) == ["p50", "p90", "p99", "max"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -283,6 +284,8 @@ class Cluster:
             for process in self.processes():  # reservations of processes never started
                 if process.ports is not None:
                     process.ports.release()
+            # etcd preallocates a 64 MB WAL per run; the history holds what the run showed.
+            shutil.rmtree(self.run.root / "etcd", ignore_errors=True)
             self.history.event("cluster_stopped")
             self.history.close()
 

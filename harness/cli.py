@@ -106,6 +106,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import BENCHMARKS, BenchSettings, run_benchmarks
+    from .bench_report import write_bench_report
+    from .runtime import locate_runtime
+
+    settings = BenchSettings(trials=args.trials, cold_setup=args.cold)
+    if args.quick:
+        settings = BenchSettings(trials=args.trials, scheduling_seconds=3, trigger_counts=(200,),
+                                 precision_ticks=10, replica_counts=(1, 3), cold_setup=args.cold)
+    out = Path(args.out)
+    run_benchmarks(locate_runtime(), args.names or list(BENCHMARKS), settings,
+                   out / "bench.json", _say)
+    for path in write_bench_report(out / "bench.json", out):
+        print(path)
+    return 0
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
     from .reaper import reap
 
@@ -143,6 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--runs", default=str(RUNS_DIR), help=f"run directories (default {RUNS_DIR})")
     report.add_argument("--out", default=str(RESULTS_DIR), help=f"output dir (default {RESULTS_DIR})")
     report.set_defaults(func=cmd_report)
+    bench = sub.add_parser("bench", help="benchmarks on real Dapr: figures beside Dapr's targets",
+                           description="Scheduling and triggering throughput, precision over "
+                           "300 ticks, control-plane cost, and the recorder's own ceiling. "
+                           "Writes results/bench.json and results/bench.md. All load stays on "
+                           "127.0.0.1 and stops by itself. A full run takes about 40 minutes.")
+    bench.add_argument("names", nargs="*", metavar="NAME",
+                       help="setup, scheduling, triggering, precision, cost, recorder (default: all)")
+    bench.add_argument("--trials", type=int, default=3, help="runs per figure (default 3)")
+    bench.add_argument("--cold", action="store_true",
+                       help="setup benchmark also builds Dapr from empty Go caches (minutes)")
+    bench.add_argument("--quick", action="store_true", help="small sizes, to try the benchmarks")
+    bench.add_argument("--out", default=str(RESULTS_DIR), help=f"output dir (default {RESULTS_DIR})")
+    bench.set_defaults(func=cmd_bench)
     clean = sub.add_parser("clean", help="end processes a crashed run left behind (by run tag)")
     clean.add_argument("run_ids", nargs="*", metavar="RUN_ID",
                        help="end every process of these runs (default: all whose harness is gone)")

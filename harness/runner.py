@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -180,10 +181,11 @@ def _drive(cluster: Cluster, scenario: Scenario, run: RunDir, history: HistoryWr
 
 
 def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
-                 progress: Callable[[str], None] | None = None) -> RunResult:
+                 progress: Callable[[str], None] | None = None,
+                 runs_dir: Path | None = None) -> RunResult:
     """Run one scenario on real Dapr; the history is on disk whatever happens."""
     runtime = runtime or locate_runtime()
-    run = new_run_dir(scenario.name)
+    run = new_run_dir(scenario.name, base=runs_dir)
     (run.root / "scenario.json").write_text(scenario.model_dump_json(indent=2))
     reporter = _Progress(scenario, run, progress) if progress else None
     started = time.time()

@@ -35,8 +35,10 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
     ensure_python_packages()
     from .dapr_build import ensure_runtime
+    from .docker_probe import docker_scheduler_status
 
     ensure_runtime()
+    print(f"[setup] {docker_scheduler_status()}", flush=True)
     return 0
 
 
@@ -70,7 +72,10 @@ def _run_and_print(scenarios: Sequence[Any], repeat: int) -> int:
     from .runner import run_scenario
     from .runtime import locate_runtime
 
+    from .docker_probe import docker_scheduler_status
+
     runtime = locate_runtime()
+    _say(docker_scheduler_status())
     results = [run_scenario(s, runtime, progress=_say) for s in scenarios for _ in range(repeat)]
     summaries = [r.summary for r in results]
     print()
@@ -94,13 +99,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from .compare import find_summary
     from .report import latest_per_scenario, load_summaries, update_readme, write_reports
 
-    for path in write_reports(Path(args.runs), Path(args.out)):
+    runs_dir, out = Path(args.runs_dir), Path(args.out)
+    chosen = [find_summary(runs_dir, out / "evidence", r)["run_id"] for r in args.run or []]
+    for path in write_reports(runs_dir, out, run_ids=chosen or None):
         print(path)
-    headline = [s for s in latest_per_scenario(load_summaries(Path(args.runs)))
-                if s["scenario"] == HEADLINE_SCENARIO]
-    if headline and Path(args.out) == RESULTS_DIR:
+    summaries = load_summaries(runs_dir)
+    if chosen:
+        summaries = [s for s in summaries if s["run_id"] in chosen]
+    headline = [s for s in latest_per_scenario(summaries) if s["scenario"] == HEADLINE_SCENARIO]
+    if headline and out == RESULTS_DIR:
         update_readme(REPO_ROOT / "README.md", headline[0])
         print(REPO_ROOT / "README.md")
     return 0
@@ -120,6 +130,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
                    out / "bench.json", _say)
     for path in write_bench_report(out / "bench.json", out):
         print(path)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare_runs, find_summary
+
+    evidence = RESULTS_DIR / "evidence"
+    a, b = (find_summary(RUNS_DIR, evidence, r) for r in (args.run_a, args.run_b))
+    print(compare_runs(a, b))
     return 0
 
 
@@ -157,7 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run each scenario K times (default 1)")
     run.set_defaults(func=cmd_run)
     report = sub.add_parser("report", help="write Markdown tables and plots from the runs")
-    report.add_argument("--runs", default=str(RUNS_DIR), help=f"run directories (default {RUNS_DIR})")
+    report.add_argument("--runs-dir", default=str(RUNS_DIR),
+                        help=f"where the run directories are (default {RUNS_DIR})")
+    report.add_argument("--run", action="append", metavar="RUN_ID",
+                        help="report these runs (id or number; repeatable) instead of the latest "
+                        "run of each scenario")
     report.add_argument("--out", default=str(RESULTS_DIR), help=f"output dir (default {RESULTS_DIR})")
     report.set_defaults(func=cmd_report)
     bench = sub.add_parser("bench", help="benchmarks on real Dapr: figures beside Dapr's targets",
@@ -173,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="small sizes, to try the benchmarks")
     bench.add_argument("--out", default=str(RESULTS_DIR), help=f"output dir (default {RESULTS_DIR})")
     bench.set_defaults(func=cmd_bench)
+    compare = sub.add_parser("compare", help="what changed between two runs",
+                             description="Prints each run's context (scenario, Dapr version, "
+                             "commit, replicas, window) and every figure that differs.")
+    compare.add_argument("run_a", metavar="RUN_A", help="run id or number")
+    compare.add_argument("run_b", metavar="RUN_B", help="run id or number")
+    compare.set_defaults(func=cmd_compare)
     clean = sub.add_parser("clean", help="end processes a crashed run left behind (by run tag)")
     clean.add_argument("run_ids", nargs="*", metavar="RUN_ID",
                        help="end every process of these runs (default: all whose harness is gone)")
@@ -200,5 +229,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_user_error(exc: Exception) -> bool:
-    names = {"UsageError", "ScenarioError", "DaprMissingError", "BuildError"}
+    names = {"UsageError", "ScenarioError", "DaprMissingError", "BuildError", "UnknownRun"}
     return type(exc).__name__ in names or isinstance(exc, ValueError) and "no runs" in str(exc)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 import httpx
+import yaml
 
 from .history import HistoryWriter
 from .metrics import metric_total, scrape
@@ -26,7 +27,8 @@ from .rundir import RunDir
 from .runtime import DaprRuntime
 from .wait import wait_until
 
-__all__ = ["Cluster", "DaprService", "Replica", "placement_service", "scheduler_service"]
+__all__ = ["Cluster", "DaprService", "Replica", "placement_service", "scheduler_cluster",
+           "scheduler_service"]
 
 READY_TIMEOUT_S = 30.0
 LOOPBACK = "127.0.0.1"
@@ -99,7 +101,33 @@ def placement_service(runtime: DaprRuntime, run: RunDir, log_level: str = "info"
 def scheduler_service(runtime: DaprRuntime, run: RunDir, log_level: str = "info",
                       member: str = "dapr-scheduler-server-0") -> DaprService:
     ports = PortReservation(5)
+    return _scheduler(runtime, run, log_level, member, ports, None, "scheduler")
+
+
+def scheduler_cluster(runtime: DaprRuntime, run: RunDir, members: int = 1,
+                      log_level: str = "info") -> list[DaprService]:
+    """``members`` schedulers forming one embedded etcd cluster (1 = the single scheduler).
+
+    Member i has id ``dapr-scheduler-server-{i}``, its own ports and data dir, and an
+    ``--etcd-initial-cluster`` that lists every member with its peer port, so all of them must
+    be started before any can be healthy (etcd needs a quorum).
+    """
+    if members < 1:
+        raise ValueError(f"members must be >= 1, got {members}")
+    if members == 1:
+        return [scheduler_service(runtime, run, log_level)]
+    ids = [f"dapr-scheduler-server-{i}" for i in range(members)]
+    reservations = [PortReservation(5) for _ in ids]
+    initial = ",".join(f"{member}=http://{LOOPBACK}:{ports.ports[4]}"
+                       for member, ports in zip(ids, reservations, strict=True))
+    return [_scheduler(runtime, run, log_level, member, ports, initial, f"scheduler-{i}")
+            for i, (member, ports) in enumerate(zip(ids, reservations, strict=True))]
+
+
+def _scheduler(runtime: DaprRuntime, run: RunDir, log_level: str, member: str,
+               ports: PortReservation, initial_cluster: str | None, name: str) -> DaprService:
     port, healthz, metrics, etcd_client, etcd_peer = ports.ports
+    initial_cluster = initial_cluster or f"{member}=http://{LOOPBACK}:{etcd_peer}"
     data_dir = run.etcd_data(member)
     data_dir.mkdir(parents=True, exist_ok=True)
     data_dir.chmod(0o700)  # etcd refuses a data dir others can read
@@ -110,13 +138,12 @@ def scheduler_service(runtime: DaprRuntime, run: RunDir, log_level: str = "info"
         f"--metrics-listen-address={LOOPBACK}", "--etcd-embed=true",
         f"--etcd-data-dir={data_dir}", f"--etcd-client-port={etcd_client}",
         f"--etcd-client-listen-address={LOOPBACK}",
-        f"--etcd-initial-cluster={member}=http://{LOOPBACK}:{etcd_peer}",
+        f"--etcd-initial-cluster={initial_cluster}",
         f"--override-broadcast-host-port={LOOPBACK}:{port}", "--tls-enabled=false",
         f"--log-level={log_level}",
     ]
-    run.note_command(argv, comment="scheduler (embedded etcd)")
-    process = ManagedProcess("scheduler", argv, run_id=run.run_id, log_path=run.log("scheduler"),
-                             ports=ports)
+    run.note_command(argv, comment=f"{name} (embedded etcd, member {member})")
+    process = ManagedProcess(name, argv, run_id=run.run_id, log_path=run.log(name), ports=ports)
     service = DaprService(process, port=port, healthz_port=healthz, metrics_port=metrics)
     service.extra_ports = [etcd_client, etcd_peer]  # type: ignore[attr-defined]
     return service
@@ -157,6 +184,7 @@ class Replica:
         run.note_command(daprd_argv, token_env, comment=f"{name}: daprd")
         run.note_command(self._dapr_run_equivalent(cluster, app_argv), token_env,
                          comment=f"{name}: the same replica under the dapr CLI")
+        self.app_argv, self.app_env = app_argv, app_env
 
     def _daprd_argv(self, cluster: Cluster) -> list[str]:
         return [
@@ -167,7 +195,7 @@ class Replica:
             f"--dapr-internal-grpc-listen-address={LOOPBACK}", f"--dapr-listen-addresses={LOOPBACK}",
             f"--metrics-port={self.metrics_port}", f"--metrics-listen-address={LOOPBACK}",
             f"--placement-host-address={cluster.placement.address}",
-            f"--scheduler-host-address={cluster.scheduler.address}",
+            f"--scheduler-host-address={cluster.scheduler_addresses}",
             f"--resources-path={cluster.run.resources}", f"--config={cluster.runtime.config}",
             f"--log-level={cluster.log_level}", "--mode=standalone",
         ]
@@ -179,7 +207,7 @@ class Replica:
             f"--dapr-http-port={self.http_port}", f"--dapr-grpc-port={self.grpc_port}",
             f"--dapr-internal-grpc-port={self.internal_port}", f"--metrics-port={self.metrics_port}",
             f"--placement-host-address={cluster.placement.address}",
-            f"--scheduler-host-address={cluster.scheduler.address}",
+            f"--scheduler-host-address={cluster.scheduler_addresses}",
             f"--resources-path={cluster.run.resources}", f"--config={cluster.runtime.config}",
             "--", *app_argv,
         ]
@@ -226,6 +254,7 @@ class Cluster:
         app_handlers: Sequence[dict[str, object]] = (),
         api_token: str | None = None,
         log_level: str = "info",
+        schedulers: int = 1,
     ) -> None:
         if replicas < 1:
             raise ValueError(f"replicas must be >= 1, got {replicas}")
@@ -235,19 +264,23 @@ class Cluster:
         self.app_handlers = list(app_handlers)
         self.history = HistoryWriter(run.history)
         self.placement = placement_service(runtime, run, log_level)
-        self.scheduler = scheduler_service(runtime, run, log_level)
+        self.schedulers = scheduler_cluster(runtime, run, schedulers, log_level)
+        self.scheduler = self.schedulers[0]
         self.replicas: list[Replica] = [Replica(i, cluster=self) for i in range(replicas)]
         self._retired: list[Replica] = []
+        self.write_multi_app_file()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         started = time.monotonic()
         self.placement.start()
-        self.scheduler.start()
+        for scheduler in self.schedulers:
+            scheduler.start()
         for replica in self.replicas:
             self._start_replica(replica)
         self.placement.wait_ready(timeout_s)
-        self.scheduler.wait_ready(timeout_s)
+        for scheduler in self.schedulers:
+            scheduler.wait_ready(timeout_s)
         for replica in self.replicas:
             self._wait_replica(replica, timeout_s)
         self.wait_sidecars_connected(len(self.replicas), timeout_s)
@@ -279,7 +312,7 @@ class Cluster:
         """Reverse start order: replicas (apps after their sidecars), scheduler, placement."""
         try:
             stop_all([p for r in reversed(self.replicas) for p in reversed(r.processes)], grace_s)
-            stop_all([self.scheduler.process, self.placement.process], grace_s)
+            stop_all([*(s.process for s in self.schedulers), self.placement.process], grace_s)
         finally:
             for process in self.processes():  # reservations of processes never started
                 if process.ports is not None:
@@ -327,13 +360,38 @@ class Cluster:
 
     # -- inspection ---------------------------------------------------------------------------
     def processes(self) -> list[ManagedProcess]:
-        procs = [self.placement.process, self.scheduler.process]
+        procs = [self.placement.process, *(s.process for s in self.schedulers)]
         return procs + [p for r in self.all_replicas for p in r.processes]
 
     def owned_ports(self) -> list[int]:
-        ports = self.placement.owned_ports() + self.scheduler.owned_ports()
-        ports += getattr(self.scheduler, "extra_ports", [])
+        ports = self.placement.owned_ports()
+        for scheduler in self.schedulers:
+            ports += scheduler.owned_ports() + getattr(scheduler, "extra_ports", [])
         return ports + [p for r in self.all_replicas for p in r.owned_ports()]
+
+    def write_multi_app_file(self) -> None:
+        """dapr.yaml: the same replicas as a `dapr run -f dapr.yaml` multi-app run file.
+
+        Each replica gets its own appDirPath, since the CLI names per-app log files by app-id
+        and second, and replicas started together would share one."""
+        apps = [{
+            "appID": self.app_id, "appDirPath": str(self.run.root / "apps" / f"replica-{r.index}"),
+            "appPort": r.app_port, "appProtocol": "http", "daprHTTPPort": r.http_port,
+            "daprGRPCPort": r.grpc_port, "daprInternalGRPCPort": r.internal_port,
+            "metricsPort": r.metrics_port, "placementHostAddress": self.placement.address,
+            "schedulerHostAddress": self.scheduler.address, "logLevel": self.log_level,
+            "command": r.app_argv, "env": {**r.app_env, "PYTHONPATH": str(REPO_ROOT)},
+        } for r in self.replicas]
+        document = {
+            "version": 1,
+            "common": {"resourcesPath": str(self.run.resources),
+                       "configFilePath": str(self.runtime.config)},
+            "apps": apps,
+        }
+        header = ("# Multi-app run file for the dapr CLI: start placement and the scheduler as in\n"
+                  "# commands.sh, then: dapr run -f dapr.yaml --runtime-path "
+                  f"{self.runtime.root.parent}\n")
+        (self.run.root / "dapr.yaml").write_text(header + yaml.safe_dump(document, sort_keys=False))
 
     def write_process_table(self) -> None:
         """processes.json: pids and ports of the run, for `clean` and for the leak tests."""
@@ -343,6 +401,11 @@ class Cluster:
             "ports": self.owned_ports(),
         }
         (self.run.root / "processes.json").write_text(json.dumps(table, indent=2))
+
+    @property
+    def scheduler_addresses(self) -> str:
+        """daprd's ``--scheduler-host-address``: every scheduler member, comma-separated."""
+        return ",".join(s.address for s in self.schedulers)
 
     @property
     def dapr_url(self) -> str:

@@ -436,9 +436,17 @@ def _write_run_artifacts(runs_dir: Path, out_dir: Path, summary: dict[str, Any])
     return [plot, evidence]
 
 
-def write_reports(runs_dir: Path, out_dir: Path, *, title: str = DEFAULT_TITLE) -> list[Path]:
-    """Write ``comparison.md``, plots and evidence copies for the latest run of each scenario."""
-    summaries = latest_per_scenario(load_summaries(runs_dir))
+def is_comparison(summary: dict[str, Any]) -> bool:
+    """Claim and fault scenarios have their own documents (claims.md, faults.md)."""
+    return not (summary.get("faults") or summary.get("claims") or summary.get("claim"))
+
+
+def write_reports(runs_dir: Path, out_dir: Path, *, title: str = DEFAULT_TITLE,
+                  run_ids: Sequence[str] | None = None) -> list[Path]:
+    """Write ``comparison.md``, plots and evidence copies for the latest run of each comparison
+    scenario, or for the runs named in ``run_ids``."""
+    summaries = [s for s in load_summaries(runs_dir) if run_ids is None or s["run_id"] in run_ids]
+    summaries = [s for s in latest_per_scenario(summaries) if run_ids or is_comparison(s)]
     if not summaries:
         raise ValueError(f"no runs with a summary.json under {runs_dir}; "
                          "run `pytest scenarios/` or `python -m harness run` first")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import shlex
@@ -57,10 +58,26 @@ class RunDir:
             fh.write(f"{prefix + ' ' if prefix else ''}{line}\n")
 
 
+def _next_number(base: Path) -> int:
+    """Runs are numbered in the order they start, even when several start at once."""
+    base.mkdir(parents=True, exist_ok=True)
+    with (base / ".counter").open("a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        number = int(fh.read().strip() or 0) + 1
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(number))
+    return number
+
+
 def new_run_dir(label: str, base: Path | None = None) -> RunDir:
+    """A fresh run directory; its id is ``<number>-<date>-<time>-<label>-<random>``."""
+    base = base or Path(os.environ.get("DAPR_HARNESS_RUNS", RUNS_DIR))
     slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in label).strip("-")[:60]
-    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_hex(2)}"
-    root = (base or Path(os.environ.get("DAPR_HARNESS_RUNS", RUNS_DIR))) / run_id
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_id = f"{_next_number(base):04d}-{stamp}-{slug}-{secrets.token_hex(2)}"
+    root = base / run_id
     for sub in ("logs", "resources", "etcd"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / "commands.sh").write_text("#!/usr/bin/env bash\n# Commands this run executed, in order.\n")

@@ -142,6 +142,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_adr(args: argparse.Namespace) -> int:
+    from .adr import write_adr
+    from .report import write_reports
+
+    write_reports(RUNS_DIR, RESULTS_DIR)  # the evidence copies the record links to
+    print(write_adr(RUNS_DIR, RESULTS_DIR))
+    return 0
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
     from .reaper import reap
 
@@ -202,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_a", metavar="RUN_A", help="run id or number")
     compare.add_argument("run_b", metavar="RUN_B", help="run id or number")
     compare.set_defaults(func=cmd_compare)
+    adr = sub.add_parser("adr", help="write the architecture-decision record from the latest runs",
+                         description="Writes results/adr-jobs-api-or-cron-binding.md: the "
+                         "comparison, sweep, claims, faults and benchmarks that exist, each "
+                         "number linked to its run.")
+    adr.set_defaults(func=cmd_adr)
     clean = sub.add_parser("clean", help="end processes a crashed run left behind (by run tag)")
     clean.add_argument("run_ids", nargs="*", metavar="RUN_ID",
                        help="end every process of these runs (default: all whose harness is gone)")

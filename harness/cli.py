@@ -20,6 +20,20 @@ from .paths import REPO_ROOT, RESULTS_DIR, RUNS_DIR, SCENARIOS_DIR
 __all__ = ["main"]
 
 HEADLINE_SCENARIO = "comparison"
+EPILOG = """\
+examples:
+  python -m harness demo                      set up, run the headline comparison
+  python -m harness test -k comparison        set up, run the tests whose name matches
+  python -m harness run replica-sweep         run a scenario file's scenarios
+  python -m harness run fault-kill-daprd --repeat 5
+  python -m harness report && python -m harness adr
+  python -m harness compare 0012 0031         two runs, e.g. two Dapr versions
+
+environment:
+  DAPR_RUNTIME_PATH   use DIR/.dapr/bin (daprd, scheduler, placement 1.18.3) instead of building
+  DAPR_HARNESS_CACHE  where the Dapr build is cached (default ~/.cache/dapr-schedule-harness)
+  DAPR_HARNESS_RUNS   where run directories go (default results/runs)
+"""
 
 
 class UsageError(Exception):
@@ -165,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m harness",
         description="Evidence on real Dapr: Jobs API vs cron binding across app replicas.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     setup = sub.add_parser("setup", help="install Python packages; build or locate Dapr 1.18.3",
@@ -178,13 +194,22 @@ def build_parser() -> argparse.ArgumentParser:
     test.set_defaults(func=cmd_test)
     demo = sub.add_parser("demo", help="setup, then run the headline comparison and print it")
     demo.set_defaults(func=cmd_demo)
-    run = sub.add_parser("run", help="run scenarios on real Dapr and print their tables")
+    run = sub.add_parser("run", help="run scenarios on real Dapr and print their tables",
+                         description="Starts placement, a scheduler and the scenario's replicas, "
+                         "drives them on the scenario's timeline, prints progress (phase, "
+                         "triggers seen per mechanism, time left) and the checker's table. Each "
+                         "run writes results/runs/<number>-<date>-<time>-<name>-<id>/. Exit "
+                         "status 1 if any run missed its expectations.")
     run.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                      help="a scenario file, a file stem (e.g. comparison) or a scenario name")
     run.add_argument("--repeat", type=int, default=1, metavar="K",
                      help="run each scenario K times (default 1)")
     run.set_defaults(func=cmd_run)
-    report = sub.add_parser("report", help="write Markdown tables and plots from the runs")
+    report = sub.add_parser("report", help="write Markdown tables and plots from the runs",
+                            description="Writes results/comparison.md (latest run of each "
+                            "comparison scenario, or the runs named with --run), timelines and "
+                            "lateness plots under results/plots/, copies each cited summary to "
+                            "results/evidence/, and refreshes the README's headline table.")
     report.add_argument("--runs-dir", default=str(RUNS_DIR),
                         help=f"where the run directories are (default {RUNS_DIR})")
     report.add_argument("--run", action="append", metavar="RUN_ID",
@@ -228,7 +253,12 @@ def _sigterm_as_interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    # Everything after `test` belongs to pytest, options included (argparse would claim them).
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["test"]:
+        args = argparse.Namespace(func=cmd_test, pytest_args=argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)  # tear down on kill, too
     try:
         return int(args.func(args))

@@ -128,29 +128,20 @@ def test_failing_run_leaves_nothing(runtime: DaprRuntime, run: RunDir) -> None:
     assert_nothing_left(run.run_id, cluster.owned_ports())
 
 
-INTERRUPTED_RUN = """
-import sys, time
-from pathlib import Path
-from harness.controlplane import Cluster
-from harness.rundir import new_run_dir
-from harness.runtime import locate_runtime
-run = new_run_dir("interrupted", base=Path(sys.argv[1]))
-with Cluster(locate_runtime(), run, replicas=3):
-    print(run.root, flush=True)
-    time.sleep(600)
-"""
-
-
-def test_interrupted_run_leaves_nothing(tmp_path: Path) -> None:
-    child = subprocess.Popen([sys.executable, "-c", INTERRUPTED_RUN, str(tmp_path)],
-                             cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+def test_scenario_interrupted_with_sigint_leaves_nothing(tmp_path: Path) -> None:
+    """Ctrl-C in the middle of `python -m harness run`: everything it started is ended."""
+    env = {**os.environ, "DAPR_HARNESS_RUNS": str(tmp_path)}
+    child = subprocess.Popen([sys.executable, "-m", "harness", "run", "comparison"], cwd=REPO_ROOT,
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        assert child.stdout is not None
-        root = Path(child.stdout.readline().strip())
-        table = json.loads((root / "processes.json").read_text())
+        table_path = wait_until(lambda: next(tmp_path.glob("*/processes.json"), None),
+                                timeout_s=60, what="the run's cluster up")
+        wait_until(lambda: load_history(table_path.parent / "history.jsonl").first_event("window_start"),
+                   timeout_s=30, what="the observation window open")
+        table = json.loads(table_path.read_text())
         assert tagged_processes([table["run_id"]])
         child.send_signal(signal.SIGINT)
-        assert child.wait(timeout=30) != 0
+        assert child.wait(timeout=30) == 130
     finally:
         if child.poll() is None:
             child.kill()

@@ -92,6 +92,7 @@ class Recorder:
             mono=mono, payload=_decode(raw), headers=headers,
             status=int(rule.get("status", 200)) if authorized else 401,
             outcome=_outcome(authorized, int(rule.get("status", 200))),
+            raw=raw.decode("utf-8", errors="replace")[:2000] if raw else None,
         )
         self.writer.append(trigger)
         return trigger, rule

@@ -35,15 +35,26 @@ Views: *across replicas* counts, for each expected global tick, the triggers of 
 from __future__ import annotations
 
 import bisect
+import itertools
+import json
 import math
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from harness.history import Event, History, Mechanism, Trigger
-from harness.scenario import BindingSpec, Expectation, JobSpec, Scenario
+from harness.scenario import (
+    ApiCall,
+    BindingSpec,
+    Expectation,
+    JobExpectation,
+    JobSpec,
+    Scenario,
+)
 from harness.schedule import (
     every_seconds,
     parse_due_time,
@@ -54,7 +65,9 @@ from harness.schedule import (
 __all__ = [
     "JOB_SUCCESS_METRIC",
     "SCHEDULER_TRIGGERED_METRIC",
+    "CallResult",
     "CheckResult",
+    "JobExpectResult",
     "MechanismResult",
     "TickView",
     "check",
@@ -136,19 +149,77 @@ class MechanismResult:
 
 
 @dataclass
+class CallResult:
+    """One of a scenario's ``calls``: what Dapr answered against what the scenario expects."""
+
+    index: int
+    id: str | None
+    method: str
+    api: str
+    job: str
+    expect_status: int
+    observed_status: int | None
+    response: str | None
+    error: str | None
+    checks: list[str]  # the body checks made, as text
+    verdict: str
+    reasons: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index, "id": self.id, "method": self.method, "api": self.api,
+            "job": self.job, "expect_status": self.expect_status,
+            "observed_status": self.observed_status, "response": self.response,
+            "error": self.error, "checks": list(self.checks), "verdict": self.verdict,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass
+class JobExpectResult:
+    """One ``expect_jobs`` entry: the triggers it selected and its verdict."""
+
+    job: str
+    from_s: float | None
+    until_s: float | None
+    triggers: int
+    spacing_s: dict[str, float] | None  # min and max gap between selected triggers
+    first_s: float | None  # first selected trigger after the latest create before it
+    payloads: list[Any]  # distinct payloads of the selected triggers (first 5)
+    verdict: str
+    reasons: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.job, "from_s": self.from_s, "until_s": self.until_s,
+            "triggers": self.triggers, "spacing_s": self.spacing_s, "first_s": self.first_s,
+            "payloads": list(self.payloads), "verdict": self.verdict,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass
 class CheckResult:
     results: list[MechanismResult]
     grace_s: float = 1.5
+    calls: list[CallResult] = field(default_factory=list)
+    job_expectations: list[JobExpectResult] = field(default_factory=list)
+    # job name -> what its triggers showed (counts, app answers, times), for reports
+    job_triggers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
-        return all(r.verdict != "fail" for r in self.results)
+        judged = [*self.results, *self.calls, *self.job_expectations]
+        return all(r.verdict != "fail" for r in judged)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
             "grace_s": self.grace_s,
             "results": [r.to_dict() for r in self.results],
+            "calls": [c.to_dict() for c in self.calls],
+            "expect_jobs": [e.to_dict() for e in self.job_expectations],
+            "job_triggers": self.job_triggers,
         }
 
 
@@ -189,11 +260,16 @@ class _Window:
     end: float
     grace: float
     ready: dict[int, float]  # replica -> first replica_ready wall
+    stopped: dict[int, float] = field(default_factory=dict)  # replica -> replica_stopped wall
 
     @property
     def last(self) -> float:
         """Latest time of an expected tick."""
         return self.end - self.grace
+
+    def last_for(self, replica: int) -> float:
+        """Latest time of an expected tick for ``replica`` (a scaled-in replica stops early)."""
+        return min(self.last, self.stopped.get(replica, math.inf))
 
     def first(self, replica: int) -> float:
         """Earliest time of an expected tick for ``replica``."""
@@ -261,6 +337,9 @@ def _job_model(history: History, job: JobSpec, win: _Window, replicas: list[int]
         note = f"job {job.name!r} was not created (no job_created event with a 2xx status)"
         return _Model({r: None for r in replicas}, {r: set() for r in replicas}, set(), True, [note])
     start = float(created.attrs.get("sent_wall", created.wall))
+    sent_due = (created.attrs.get("spec") or {}).get("dueTime")
+    if job.dueTime is None and isinstance(sent_due, str):  # due_rfc3339_in_s: the value sent
+        job = job.model_copy(update={"dueTime": sent_due})
     hi = max([win.end, *(t.wall for t in triggers)])
     grid = _Grid.build(_job_grid_times(job, start, hi), win.start)
     lo = max(win.start, created.wall + _EPS)
@@ -268,6 +347,10 @@ def _job_model(history: History, job: JobSpec, win: _Window, replicas: list[int]
     for deleted in history.events_named("job_deleted"):
         if deleted.attrs.get("name") == job.name and deleted.wall > created.wall:
             last = min(last, float(deleted.attrs.get("sent_wall", deleted.wall)) - _EPS)
+    for call in history.events_named("api_call"):  # a DELETE call that succeeded
+        if (call.attrs.get("method") == "DELETE" and call.attrs.get("job") == job.name
+                and _ok(call.attrs.get("status")) and call.wall > created.wall):
+            last = min(last, float(call.attrs.get("sent_wall", call.wall)) - _EPS)
     global_expected = grid.expected(lo, last)
     expected = {r: {k for k in global_expected if grid.time(k) >= win.first(r)} for r in replicas}
     return _Model({r: grid for r in replicas}, expected, global_expected, True)
@@ -319,12 +402,12 @@ def _binding_model(binding: BindingSpec, win: _Window, replicas: list[int],
         grid = _Grid.build(tick_times(binding.schedule, start=start, until=until, six_fields=False),
                            win.start)
         grids = {r: grid for r in replicas}
-        expected = {r: grid.expected(win.first(r), win.last) for r in replicas}
+        expected = {r: grid.expected(win.first(r), win.last_for(r)) for r in replicas}
     else:
         for r in replicas:
             grid = _estimated_grid(walls[r], period, win) if walls[r] else None
             grids[r] = grid
-            expected[r] = (grid.expected(win.first(r), win.last) if grid
+            expected[r] = (grid.expected(win.first(r), win.last_for(r)) if grid
                            else _silent_replica_ticks(period, win, r))
     global_expected = set().union(*expected.values()) if expected else set()
     return _Model(grids, expected, global_expected, False)
@@ -346,6 +429,10 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
     p50, p90, p99 = np.percentile(np.array(values), [50, 90, 99], method="linear")
     return {"p50": round(float(p50), 3), "p90": round(float(p90), 3),
             "p99": round(float(p99), 3), "max": round(float(max(values)), 3)}
+
+
+Assigned = dict[tuple[int, int], list[float]]  # (replica, k) -> trigger walls
+Assigner = Callable[["_Model", list[Trigger]], tuple[Assigned, int]]
 
 
 def _assign(model: _Model, triggers: list[Trigger]) -> tuple[dict[tuple[int, int], list[float]], int]:
@@ -394,7 +481,9 @@ def _verdict(result: MechanismResult, expect: Expectation | None, notes: list[st
                        f"need at least {expect.min_ticks}")
     if view.lost > expect.max_lost:
         reasons.append(f"lost {view.lost} ticks, allowed {expect.max_lost}{suffix}")
-    if expect.delivery != "at_least_once" and view.duplicated > expect.max_duplicated:
+    # at_least_once allows duplicates, unless the scenario caps them with max_duplicated.
+    capped = expect.delivery != "at_least_once" or "max_duplicated" in expect.model_fields_set
+    if capped and view.duplicated > expect.max_duplicated:
         reasons.append(f"duplicated {view.duplicated} ticks, allowed {expect.max_duplicated}{suffix}")
     if result.early_triggers > expect.max_early:
         reasons.append(f"{result.early_triggers} early triggers, allowed {expect.max_early}")
@@ -405,8 +494,8 @@ def _verdict(result: MechanismResult, expect: Expectation | None, notes: list[st
 
 def _result(mechanism: Mechanism, name: str, schedule: str, model: _Model, win: _Window,
             replicas: list[int], triggers: list[Trigger], expect: Expectation | None,
-            phase_estimated: bool) -> MechanismResult:
-    assigned, early = _assign(model, triggers)
+            phase_estimated: bool, assign: Assigner | None = None) -> MechanismResult:
+    assigned, early = (assign or _assign)(model, triggers)
     lateness = _lateness(model, assigned)
     across_counts: dict[int, int] = defaultdict(int)
     for (_, k), walls in assigned.items():
@@ -443,7 +532,8 @@ def _window(history: History, grace_s: float) -> _Window:
     for event in history.events_named("replica_ready"):
         r = int(event.attrs["replica"])
         ready[r] = min(ready.get(r, event.wall), event.wall)
-    return _Window(start.wall, end.wall, grace_s, ready)
+    stopped = {int(e.attrs["replica"]): e.wall for e in history.events_named("replica_stopped")}
+    return _Window(start.wall, end.wall, grace_s, ready, stopped)
 
 
 def _replicas(history: History, scenario: Scenario, triggers: list[Trigger]) -> list[int]:
@@ -453,8 +543,12 @@ def _replicas(history: History, scenario: Scenario, triggers: list[Trigger]) -> 
     return sorted(set(range(scenario.replicas)) | seen | {t.replica for t in triggers})
 
 
-def check(history: History, scenario: Scenario, *, grace_s: float = 1.5) -> CheckResult:
-    """One result per created job (``expect_status`` 204) and per binding of ``scenario``."""
+def check(history: History, scenario: Scenario, *, grace_s: float = 1.5,
+          assign: Assigner | None = None) -> CheckResult:
+    """One result per created job (``expect_status`` 204) and per binding of ``scenario``.
+
+    ``assign`` replaces the nearest-tick assignment of triggers to ticks (fault scenarios use
+    ``harness.faultcheck.assign_in_order``, which lets late and replayed triggers count)."""
     win = _window(history, grace_s)
     results: list[MechanismResult] = []
     for job in scenario.jobs:
@@ -465,15 +559,234 @@ def check(history: History, scenario: Scenario, *, grace_s: float = 1.5) -> Chec
         model = _job_model(history, job, win, replicas, triggers)
         label = job.schedule or f"dueTime {job.dueTime}"
         results.append(_result("job", job.name, label, model, win, replicas, triggers,
-                               scenario.expect.get("job"), False))
+                               scenario.expect.get("job"), False, assign))
     for binding in scenario.bindings:
         triggers = history.accepted("binding", binding.name)
         replicas = _replicas(history, scenario, triggers)
         model = _binding_model(binding, win, replicas, triggers)
         estimated = every_seconds(binding.schedule) is not None
         results.append(_result("binding", binding.name, binding.schedule, model, win, replicas,
-                               triggers, scenario.expect.get("binding"), estimated))
-    return CheckResult(results, grace_s)
+                               triggers, scenario.expect.get("binding"), estimated, assign))
+    jobs = {r.name: r for r in results if r.mechanism == "job"}
+    return CheckResult(
+        results, grace_s,
+        calls=[_call_result(history, i, call) for i, call in enumerate(scenario.calls)],
+        job_expectations=[_job_expectation(history, e, win, jobs.get(e.job))
+                          for e in scenario.expect_jobs],
+        job_triggers=_job_triggers(history, scenario, win),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# API calls and per-job expectations
+# --------------------------------------------------------------------------------------------
+
+_ABSENT = object()  # a path that does not exist in a response body
+
+
+def _ok(status: Any) -> bool:
+    return isinstance(status, int) and 200 <= status < 300
+
+
+def _parse_body(text: str | None) -> Any:
+    """A response body as the scenario addresses it: JSON, else the text; None when empty."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _at_path(value: Any, path: str) -> Any:
+    """The value at a dotted path (``$`` = the whole value); ``_ABSENT`` if there is none."""
+    if path == "$":
+        return value
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif (isinstance(value, list) and re.fullmatch(r"-?[0-9]+", part)
+              and -len(value) <= int(part) < len(value)):
+            value = value[int(part)]
+        else:
+            return _ABSENT
+    return value
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Equal as JSON values: 1 equals 1.0, but true is not 1 and "1" is not 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+def _call_result(history: History, index: int, call: ApiCall) -> CallResult:
+    event = next((e for e in history.events_named("api_call") if e.attrs.get("index") == index),
+                 None)
+    attrs = event.attrs if event is not None else {}
+    status, text, error = attrs.get("status"), attrs.get("response"), attrs.get("error")
+    reasons: list[str] = []
+    checks: list[str] = []
+    if event is None:
+        reasons.append("the call was not made (no api_call event in the history)")
+    elif status is None:
+        reasons.append(f"no answer ({error}), expected status {call.expect_status}")
+    elif status != call.expect_status:
+        reasons.append(f"status {status}, expected {call.expect_status}")
+    body = _parse_body(text)
+    for path, expected in call.expect_body.items():
+        got = _at_path(body, path)
+        checks.append(f"{path} == {expected!r}")
+        if got is _ABSENT:
+            reasons.append(f"body {path}: missing, expected {expected!r}")
+        elif not same_json(got, expected):
+            reasons.append(f"body {path}: {got!r}, expected {expected!r}")
+    for path in call.expect_absent:
+        got = _at_path(body, path)
+        checks.append(f"{path} absent")
+        if got is not _ABSENT:
+            reasons.append(f"body {path}: present ({got!r}), expected absent")
+    if call.expect_contains is not None:
+        checks.append(f"contains {call.expect_contains!r}")
+        if call.expect_contains not in (text or ""):
+            reasons.append(f"body does not contain {call.expect_contains!r}: {str(text)[:200]!r}")
+    return CallResult(index, call.id, call.method, call.api, call.job, call.expect_status,
+                      status, text, error, checks, "fail" if reasons else "pass", reasons)
+
+
+def _creations(history: History, name: str) -> list[float]:
+    """Send times of the successful creates of job ``name`` (``jobs`` entries and POST calls)."""
+    sent = [float(e.attrs.get("sent_wall", e.wall)) for e in history.events_named("job_created")
+            if e.attrs.get("name") == name and _ok(e.attrs.get("status"))]
+    sent += [float(e.attrs.get("sent_wall", e.wall)) for e in history.events_named("api_call")
+             if e.attrs.get("method") == "POST" and e.attrs.get("job") == name
+             and _ok(e.attrs.get("status"))]
+    return sorted(sent)
+
+
+def _first_after_create(history: History, name: str, first: float) -> float | None:
+    """Seconds from the latest successful create sent before ``first`` to ``first``."""
+    before = [t for t in _creations(history, name) if t <= first]
+    return round(first - before[-1], 4) if before else None
+
+
+def _gaps(walls: list[float]) -> list[float]:
+    return [b - a for a, b in itertools.pairwise(walls)]
+
+
+def _bounds(reasons: list[str], what: str, value: float, low: float | None,
+            high: float | None, unit: str = "") -> None:
+    if low is not None and value < low - _EPS:
+        reasons.append(f"{what} {value:g}{unit}, expected at least {low:g}{unit}")
+    if high is not None and value > high + _EPS:
+        reasons.append(f"{what} {value:g}{unit}, expected at most {high:g}{unit}")
+
+
+def _distinct(values: list[Any], limit: int = 5) -> list[Any]:
+    out: list[Any] = []
+    for value in values:
+        if not any(same_json(value, seen) for seen in out):
+            out.append(value)
+    return out[:limit]
+
+
+def _job_expectation(history: History, entry: JobExpectation, win: _Window,
+                     mechanism: MechanismResult | None) -> JobExpectResult:
+    lo = -math.inf if entry.from_s is None else entry.from_s
+    hi = math.inf if entry.until_s is None else entry.until_s
+    trigs = [t for t in history.accepted("job", entry.job) if lo <= t.wall - win.start < hi]
+    n, reasons = len(trigs), []
+    if entry.triggers is not None and n != entry.triggers:
+        reasons.append(f"{n} triggers, expected exactly {entry.triggers}")
+    _bounds(reasons, "triggers", n, entry.min_triggers, entry.max_triggers)
+    gaps = _gaps([t.wall for t in trigs])
+    spacing = {"min": round(min(gaps), 4), "max": round(max(gaps), 4)} if gaps else None
+    if (entry.min_spacing_s, entry.max_spacing_s) != (None, None):
+        if spacing is None:
+            reasons.append(f"no spacing to judge: {n} trigger(s)")
+        else:
+            _bounds(reasons, "smallest spacing", spacing["min"], entry.min_spacing_s, None, " s")
+            _bounds(reasons, "largest spacing", spacing["max"], None, entry.max_spacing_s, " s")
+    first = _first_after_create(history, entry.job, trigs[0].wall) if trigs else None
+    if (entry.min_first_s, entry.max_first_s) != (None, None):
+        if first is None:
+            reasons.append("no first trigger after a successful create to time" if trigs
+                           else "no trigger to time")
+        else:
+            _bounds(reasons, "first trigger after create", first, entry.min_first_s,
+                    entry.max_first_s, " s")
+    checks = [
+        ("payload", entry.payload is not None, lambda t: same_json(t.payload, entry.payload),
+         lambda t: t.payload, entry.payload),
+        ("raw body", entry.raw_body is not None, lambda t: t.raw == entry.raw_body,
+         lambda t: t.raw, entry.raw_body),
+        ("body", entry.empty_body, lambda t: t.raw is None, lambda t: t.raw, None),
+        *((f"header {k}", True, lambda t, k=k, v=v: t.headers.get(k) == v,
+           lambda t, k=k: t.headers.get(k), v) for k, v in entry.headers.items()),
+    ]
+    for what, wanted, good, shown, expected in checks:
+        if not wanted:
+            continue
+        bad = [t for t in trigs if not good(t)]
+        if not trigs:
+            reasons.append(f"no trigger to check the {what} of")
+        elif bad:
+            reasons.append(f"{len(bad)} of {n} triggers had {what} {shown(bad[0])!r}, "
+                           f"expected {expected!r}")
+    if entry.tick_fields:
+        reasons += _tick_reasons(entry, mechanism)
+    return JobExpectResult(entry.job, entry.from_s, entry.until_s, n, spacing, first,
+                           _distinct([t.payload for t in trigs]),
+                           "fail" if reasons else "pass", reasons)
+
+
+def _tick_reasons(entry: JobExpectation, mechanism: MechanismResult | None) -> list[str]:
+    if mechanism is None:
+        return [f"no tick model for job {entry.job!r} (not created by a jobs entry)"]
+    reasons: list[str] = []
+    view = mechanism.across
+    if entry.min_ticks is not None and view.ticks_expected < entry.min_ticks:
+        reasons.append(f"window too short: {view.ticks_expected} ticks expected, "
+                       f"need at least {entry.min_ticks}")
+    for what, value, limit in (("lost ticks", view.lost, entry.max_lost),
+                               ("duplicated ticks", view.duplicated, entry.max_duplicated),
+                               ("early triggers", mechanism.early_triggers, entry.max_early)):
+        if limit is not None and value > limit:
+            reasons.append(f"{value} {what}, allowed {limit}")
+    if entry.max_lateness_ms is not None:
+        worst = mechanism.lateness_ms.get("max")
+        if worst is None:
+            reasons.append("no lateness measured (no expected tick was delivered)")
+        elif worst > entry.max_lateness_ms:
+            reasons.append(f"lateness up to {worst:g} ms, allowed {entry.max_lateness_ms:g} ms")
+    return reasons
+
+
+def _job_triggers(history: History, scenario: Scenario, win: _Window) -> dict[str, dict[str, Any]]:
+    """Per job name: deliveries, the app's answers, timing; the numbers reports cite."""
+    names = {t.name for t in history.accepted("job")} | {j.name for j in scenario.jobs}
+    names |= {c.job for c in scenario.calls if c.method == "POST"}
+    stats: dict[str, dict[str, Any]] = {}
+    for name in sorted(names):
+        trigs = history.accepted("job", name)
+        gaps = _gaps([t.wall for t in trigs])
+        stats[name] = {
+            "triggers": len(trigs),
+            "app_status": {str(k): v for k, v in sorted(Counter(t.status for t in trigs).items())},
+            "per_replica": {str(k): v for k, v in sorted(Counter(t.replica for t in trigs).items())},
+            "first_after_create_s": _first_after_create(history, name, trigs[0].wall)
+            if trigs else None,
+            "spacing_s": {"min": round(min(gaps), 4), "max": round(max(gaps), 4)} if gaps else None,
+            "at_s": [round(t.wall - win.start, 3) for t in trigs[:30]],
+            "payloads": _distinct([t.payload for t in trigs], 3),
+        }
+    return stats
 
 
 # --------------------------------------------------------------------------------------------

@@ -165,6 +165,24 @@ def cmd_adr(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_claims(args: argparse.Namespace) -> int:
+    from .claims import write_claims
+
+    for path in write_claims(Path(args.runs_dir), Path(args.out), SCENARIOS_DIR):
+        print(path)
+    return 0
+
+
+def cmd_faults(args: argparse.Namespace) -> int:
+    from .faults_report import write_faults_report
+
+    if args.trials < 1:
+        raise UsageError(f"--trials must be >= 1, got {args.trials}")
+    for path in write_faults_report(Path(args.runs_dir), Path(args.out), trials=args.trials):
+        print(path)
+    return 0
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
     from .reaper import reap
 
@@ -241,6 +259,25 @@ def build_parser() -> argparse.ArgumentParser:
                          "comparison, sweep, claims, faults and benchmarks that exist, each "
                          "number linked to its run.")
     adr.set_defaults(func=cmd_adr)
+    claims = sub.add_parser("claims", help="write results/claims.md from the claim scenarios' runs",
+                            description="One row per claim recorded in scenarios/*.yaml (claim: "
+                            "or claims:), with the numbers of its scenario's latest run; copies "
+                            "each cited summary to results/evidence/.")
+    claims.add_argument("--runs-dir", default=str(RUNS_DIR),
+                        help=f"where the run directories are (default {RUNS_DIR})")
+    claims.add_argument("--out", default=str(RESULTS_DIR), help=f"output dir (default {RESULTS_DIR})")
+    claims.set_defaults(func=cmd_claims)
+    faults = sub.add_parser("faults", help="write results/faults.md from the fault scenarios' runs",
+                            description="Lost, duplicated, late and replayed ticks per fault and "
+                            "mechanism, summed over the latest K runs of each fault scenario "
+                            "(run them with: python -m harness run fault-... --repeat K); copies "
+                            "each cited summary to results/evidence/.")
+    faults.add_argument("--trials", type=int, default=2, metavar="K",
+                        help="latest runs per fault scenario to sum (default 2)")
+    faults.add_argument("--runs-dir", default=str(RUNS_DIR),
+                        help=f"where the run directories are (default {RUNS_DIR})")
+    faults.add_argument("--out", default=str(RESULTS_DIR), help=f"output dir (default {RESULTS_DIR})")
+    faults.set_defaults(func=cmd_faults)
     clean = sub.add_parser("clean", help="end processes a crashed run left behind (by run tag)")
     clean.add_argument("run_ids", nargs="*", metavar="RUN_ID",
                        help="end every process of these runs (default: all whose harness is gone)")

@@ -297,16 +297,36 @@ class Cluster:
         replica.wait_ready(timeout_s)
         self.history.event("replica_ready", replica=replica.index)
 
-    def sidecar_streams(self) -> int:
-        return int(metric_total(self.scheduler.metrics(), "dapr_scheduler_sidecars_connected"))
+    def sidecar_streams(self, member: int = 0) -> int:
+        """``dapr_scheduler_sidecars_connected`` of one scheduler member.
+
+        It counts streams, not sidecars, and every daprd opens JOB_STREAMS_PER_SIDECAR streams
+        to *every* member: with 3 replicas each member reports 9, whether there are 1 or 3
+        members (observed on 1.18.3). A member restarted after a kill -9 reports 0 until it
+        holds its leadership lease again: the killed process's lease (TTL 20 s) lives on, so
+        that takes about 20 s, and the jobs it owns are not triggered meanwhile.
+        """
+        metrics = self.schedulers[member].metrics()
+        return int(metric_total(metrics, "dapr_scheduler_sidecars_connected"))
+
+    def sidecars_connected(self, count: int) -> bool:
+        """Every running scheduler member reports ``count`` sidecars' streams."""
+        live = [i for i, s in enumerate(self.schedulers) if s.process.alive()]
+        want = count * JOB_STREAMS_PER_SIDECAR
+        return bool(live) and all(self.sidecar_streams(i) == want for i in live)
 
     def wait_sidecars_connected(self, count: int, timeout_s: float = READY_TIMEOUT_S) -> None:
-        """The scheduler's own count of connected sidecars, so no trigger goes to a gap."""
+        """The schedulers' own count of connected sidecars, so no trigger goes to a gap."""
+        members = "scheduler" if len(self.schedulers) == 1 else "every running scheduler member"
         wait_until(
-            lambda: self.sidecar_streams() == count * JOB_STREAMS_PER_SIDECAR,
-            timeout_s=timeout_s, what=f"scheduler reporting {count} sidecars connected",
-            abort=lambda: _exited(self.scheduler.process),
+            lambda: self.sidecars_connected(count),
+            timeout_s=timeout_s, what=f"{members} reporting {count} sidecars connected",
+            abort=self._no_scheduler_left,
         )
+
+    def _no_scheduler_left(self) -> str | None:
+        reasons = [_exited(s.process) for s in self.schedulers]
+        return None if any(r is None for r in reasons) else "; ".join(str(r) for r in reasons)
 
     def stop(self, grace_s: float = 5.0) -> None:
         """Reverse start order: replicas (apps after their sidecars), scheduler, placement."""
@@ -379,7 +399,7 @@ class Cluster:
             "appPort": r.app_port, "appProtocol": "http", "daprHTTPPort": r.http_port,
             "daprGRPCPort": r.grpc_port, "daprInternalGRPCPort": r.internal_port,
             "metricsPort": r.metrics_port, "placementHostAddress": self.placement.address,
-            "schedulerHostAddress": self.scheduler.address, "logLevel": self.log_level,
+            "schedulerHostAddress": self.scheduler_addresses, "logLevel": self.log_level,
             "command": r.app_argv, "env": {**r.app_env, "PYTHONPATH": str(REPO_ROOT)},
         } for r in self.replicas]
         document = {

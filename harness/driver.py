@@ -16,7 +16,7 @@ import httpx
 from .history import HistoryWriter
 from .paths import COMPONENTS_DIR
 from .rundir import RunDir
-from .scenario import BindingSpec, JobSpec
+from .scenario import ApiCall, BindingSpec, JobSpec
 
 __all__ = ["JobsClient", "install_bindings", "render_binding"]
 
@@ -40,10 +40,10 @@ class JobsClient:
         self.run.note_command(argv)
 
     def schedule(self, job: JobSpec) -> httpx.Response:
-        body = job.body()
+        sent_wall = time.time()
+        body = job.body(now=sent_wall)
         url = self.url(job.name, job.api)
         self._note("POST", url, body)
-        sent_wall = time.time()
         response = self.http.post(url, json=body)
         self.history.event("job_created", name=job.name, api=job.api, spec=body,
                            sent_wall=sent_wall, status=response.status_code,
@@ -58,6 +58,34 @@ class JobsClient:
         self._note("DELETE", self.url(name, api))
         response = self.http.delete(self.url(name, api))
         self.history.event("job_deleted", name=name, api=api, status=response.status_code)
+        return response
+
+    def call(self, index: int, call: ApiCall) -> httpx.Response | None:
+        """One request of a scenario's ``calls``, recorded as an ``api_call`` event (with
+        ``status`` None and the error when no answer came back)."""
+        url = self.url(call.job, call.api)
+        content: bytes | None = None
+        if call.raw_body is not None:
+            content = call.raw_body.encode()
+        elif call.body is not None:
+            content = json.dumps(call.body).encode()
+        headers = {"Content-Type": "application/json"} if content is not None else {}
+        argv = ["curl", "-sS", "-X", call.method, url]
+        if content is not None:
+            argv += ["-H", "Content-Type: application/json", "-d", content.decode()]
+        self.run.note_command(argv)
+        sent_wall = time.time()
+        response: httpx.Response | None = None
+        error = None
+        try:
+            response = self.http.request(call.method, url, content=content, headers=headers)
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        self.history.event(
+            "api_call", index=index, id=call.id, method=call.method, api=call.api, job=call.job,
+            url=url, body=call.body if call.raw_body is None else call.raw_body,
+            sent_wall=sent_wall, status=None if response is None else response.status_code,
+            response=None if response is None else response.text[:4000], error=error)
         return response
 
     def close(self) -> None:

@@ -42,6 +42,7 @@ class Trigger:
     headers: dict[str, str] = field(default_factory=dict)
     status: int = 200  # HTTP status the app answered with
     outcome: TriggerOutcome = "ok"  # "refused": bad or missing dapr-api-token, not a trigger
+    raw: str | None = None  # the request body as text (first 2000 characters); None if empty
 
     kind: Literal["trigger"] = "trigger"
 
@@ -56,6 +57,9 @@ class Event:
       request was sent: the earliest moment the scheduler can have created the job),
       ``status`` (HTTP status of the create call).
     - ``job_deleted``: attrs ``name``.
+    - ``api_call``: a scenario's ``calls`` entry: attrs ``index``, ``id``, ``method``, ``api``,
+      ``job``, ``url``, ``body`` (as sent), ``sent_wall``, ``status`` (None if no answer),
+      ``response`` (text), ``error``.
     - ``binding_installed``: attrs ``name``, ``schedule``.
     - ``replica_started``: attrs ``replica``, ``pid`` (daprd's); wall = when daprd was exec'd.
     - ``replica_ready``: attrs ``replica``; wall = when its daprd reported healthy.

@@ -23,9 +23,10 @@ from .checker import (
 )
 from .controlplane import Cluster
 from .driver import JobsClient, install_bindings
+from .faultcheck import assign_in_order, fault_stats
 from .history import HistoryWriter, load_history
 from .metrics import metric_total
-from .nemesis import fault_actions
+from .nemesis import Nemesis
 from .paths import REPO_ROOT
 from .rundir import RunDir, new_run_dir
 from .runtime import DaprRuntime, locate_runtime, logged_version
@@ -88,6 +89,16 @@ def _job_steps(scenario: Scenario, jobs: JobsClient, errors: list[str]) -> list[
     return [_Step(job.at_s, f"create job {job.name}", create(job)) for job in scenario.jobs]
 
 
+def _call_steps(scenario: Scenario, jobs: JobsClient) -> list[_Step]:
+    """The scenario's Jobs API probes; the checker judges their answers from the history."""
+    def send(index: int) -> Callable[[], None]:
+        def act() -> None:
+            jobs.call(index, scenario.calls[index])
+        return act
+    return [_Step(call.at_s, f"{call.method} job {call.job}", send(i))
+            for i, call in enumerate(scenario.calls)]
+
+
 def _sleep_until(monotonic_deadline: float) -> None:
     """Wait for a moment on the scenario's timeline (the timeline is the experiment itself)."""
     remaining = monotonic_deadline - time.monotonic()
@@ -114,8 +125,8 @@ def _collect_metrics(cluster: Cluster) -> dict[str, float | None]:
                                      for r in cluster.replicas]),
         JOB_FAILURE_METRIC: _summed([_metric_or_none(r.metrics, JOB_FAILURE_METRIC)
                                      for r in cluster.replicas]),
-        SCHEDULER_TRIGGERED_METRIC: _metric_or_none(cluster.scheduler.metrics,
-                                                    SCHEDULER_TRIGGERED_METRIC),
+        SCHEDULER_TRIGGERED_METRIC: _summed([_metric_or_none(s.metrics, SCHEDULER_TRIGGERED_METRIC)
+                                             for s in cluster.schedulers]),
     }
 
 
@@ -168,12 +179,16 @@ def _drive(cluster: Cluster, scenario: Scenario, run: RunDir, history: HistoryWr
     errors: list[str] = []
     jobs = JobsClient(cluster.dapr_url, history, run, api_token=scenario.app.api_token)
     try:
-        steps = _job_steps(scenario, jobs, errors)
-        steps += [_Step(a.at_s, a.label, a.act) for f in scenario.faults
-                  for a in fault_actions(cluster, f)]
+        steps = _job_steps(scenario, jobs, errors) + _call_steps(scenario, jobs)
+        nemesis = Nemesis(cluster, scenario.faults)
+        steps += [_Step(a.at_s, a.label, a.act) for a in nemesis.actions()]
         window_start = time.monotonic()
         history.event("window_start", window_s=scenario.window_s)
-        _observe(steps, window_start, scenario.window_s, progress)
+        try:
+            _observe(steps, window_start, scenario.window_s, progress)
+        finally:
+            nemesis.close()
+            errors += nemesis.errors
         history.event("window_end")
         return errors, _collect_metrics(cluster), time.monotonic() - window_start
     finally:
@@ -193,7 +208,7 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
         routes = install_bindings(scenario.bindings, run, history)
         cluster = Cluster(runtime, run, replicas=scenario.replicas, binding_routes=routes,
                           app_handlers=[h.model_dump() for h in scenario.app.handlers],
-                          api_token=scenario.app.api_token)
+                          api_token=scenario.app.api_token, schedulers=scenario.schedulers)
         if progress:
             progress(f"{scenario.name}: starting {scenario.replicas} replica(s) ({run.root})")
         t0 = time.monotonic()
@@ -203,7 +218,9 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
             t1 = time.monotonic()
         timings = {"startup_s": round(startup, 3), "window_s": round(window, 3),
                    "teardown_s": round(time.monotonic() - t1, 3)}
-    result = check(load_history(run.history), scenario)
+    # Fault scenarios let late and replayed triggers count for the ticks they stand for.
+    result = check(load_history(run.history), scenario,
+                   assign=assign_in_order if scenario.faults else None)
     summary = build_summary(run, scenario, runtime, result, timings, started,
                             _metrics_check(run, metrics), errors)
     run.summary.write_text(json.dumps(summary, indent=2))
@@ -218,7 +235,8 @@ def dapr_versions(runtime: DaprRuntime, run: RunDir) -> dict[str, Any]:
     adaptations = json.loads(manifest.read_text()).get("adaptations", []) if manifest.exists() else []
     return {
         "runtime": runtime.version, "daprd": runtime.version,
-        "scheduler": logged_version(run.log("scheduler")),
+        "scheduler": logged_version(run.log("scheduler"))
+        or logged_version(run.log("scheduler-0")),
         "placement": logged_version(run.log("placement")),
         "cli": None, "source": runtime.source, "adaptations": adaptations,
     }
@@ -241,4 +259,11 @@ def build_summary(run: RunDir, scenario: Scenario, runtime: DaprRuntime, result:
         "passed": result.passed and not errors, "driver_errors": errors, "timings": timings,
         "mechanisms": mechanisms, "metrics_check": metrics,
         "faults": [f.model_dump() for f in scenario.faults],
+        "schedulers": scenario.schedulers,
+        "fault_stats": fault_stats(load_history(run.history), scenario, grace_s=result.grace_s)
+        if scenario.faults else None,
+        "calls": [c.to_dict() for c in result.calls],
+        "expect_jobs": [e.to_dict() for e in result.job_expectations],
+        "job_triggers": result.job_triggers,
+        "claims": [c.model_dump() for c in scenario.all_claims],
     }

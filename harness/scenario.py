@@ -6,7 +6,10 @@ one message naming the file, the field, the bad value and what is allowed.
 
 from __future__ import annotations
 
+import fnmatch
+import math
 import re
+import time
 import types
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -22,14 +25,17 @@ from .paths import COMPONENTS_DIR
 
 __all__ = [
     "COMPONENTS_DIR",
+    "ApiCall",
     "AppHandler",
     "AppSpec",
     "BindingSpec",
+    "Claim",
     "ConstantPolicy",
     "Expectation",
     "FailurePolicy",
     "FaultKind",
     "FaultSpec",
+    "JobExpectation",
     "JobSpec",
     "Scenario",
     "ScenarioError",
@@ -70,13 +76,17 @@ class JobSpec(_Strict):
     failurePolicy: FailurePolicy | None = None
     # Raw extra fields sent in the body as-is (to probe that unknown fields are ignored).
     extra_fields: dict[str, Any] = Field(default_factory=dict)
+    # Send dueTime as an RFC3339 UTC timestamp this many seconds after the create request
+    # (rounded up to a whole second); the sent value is in the history's job_created event.
+    due_rfc3339_in_s: float | None = Field(default=None, gt=0, le=86400)
     # Seconds after the window starts at which the job is created.
     at_s: float = Field(default=0.0, ge=0)
     # HTTP status the create call must return (204 normally; probes of bad input set others).
     expect_status: int = Field(default=204, ge=100, le=599)
 
-    def body(self) -> dict[str, Any]:
-        """The Jobs API request body for this job."""
+    def body(self, now: float | None = None) -> dict[str, Any]:
+        """The Jobs API request body for this job (``now``: epoch seconds of the request, used
+        by ``due_rfc3339_in_s``; defaults to the current time)."""
         body: dict[str, Any] = {
             key: value
             for key, value in self.model_dump(
@@ -86,6 +96,9 @@ class JobSpec(_Strict):
         }
         if self.failurePolicy is not None:
             body["failurePolicy"] = self.failurePolicy.model_dump(exclude_none=True)
+        if self.due_rfc3339_in_s is not None:
+            due = math.ceil((time.time() if now is None else now) + self.due_rfc3339_in_s)
+            body["dueTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(due))
         body.update(self.extra_fields)
         return body
 
@@ -144,6 +157,93 @@ class FaultSpec(_Strict):
     at_s: float = Field(ge=0)
     duration_s: float | None = Field(default=None, gt=0)
     replica: int | None = Field(default=None, ge=0)
+    # Scheduler faults: which member of a `schedulers: N` cluster (default 0).
+    member: int | None = Field(default=None, ge=0)
+
+
+class ApiCall(_Strict):
+    """A Jobs API request on the scenario's timeline and what Dapr must answer.
+
+    ``expect_body`` maps a dotted path into the JSON response (``data.value.action``; a number
+    indexes a list; ``$`` is the whole body: parsed JSON, else the text, else null when empty)
+    to the value it must hold; ``expect_absent`` lists paths that must not exist;
+    ``expect_contains`` is a substring of the response text. At equal ``at_s``, ``jobs`` are
+    created first, then calls run in file order.
+    """
+
+    id: str | None = None  # referenced by claims
+    at_s: float = Field(default=0.0, ge=0)
+    method: Literal["GET", "POST", "DELETE"]
+    api: Literal["v1.0", "v1.0-alpha1"] = "v1.0"
+    job: str
+    body: Any = None  # POST only: sent as JSON
+    raw_body: str | None = None  # POST only: sent as-is (e.g. malformed JSON)
+    expect_status: int = Field(ge=100, le=599)
+    expect_body: dict[str, Any] = Field(default_factory=dict)
+    expect_absent: tuple[str, ...] = ()
+    expect_contains: str | None = None
+
+
+class JobExpectation(_Strict):
+    """What the triggers of one job must show; every field is optional.
+
+    Triggers are those the app recorded for ``job`` (every delivery, whatever the app
+    answered), restricted to ``[from_s, until_s)`` seconds after the window start.
+    ``min_first_s``/``max_first_s`` bound the first of them after the send time of the job's
+    latest successful create (a ``jobs`` entry or a POST call) before it. ``payload`` (the
+    body parsed as JSON) and ``raw_body`` (its text) must match every selected trigger when
+    set; ``empty_body: true`` requires every selected trigger to arrive without a body.
+    ``min_ticks``, ``max_lost``, ``max_duplicated``, ``max_early`` and ``max_lateness_ms``
+    judge the checker's tick model of a ``jobs`` entry over the whole window.
+    """
+
+    job: str
+    from_s: float | None = Field(default=None, ge=0)
+    until_s: float | None = Field(default=None, gt=0)
+    triggers: int | None = Field(default=None, ge=0)
+    min_triggers: int | None = Field(default=None, ge=0)
+    max_triggers: int | None = Field(default=None, ge=0)
+    min_spacing_s: float | None = Field(default=None, ge=0)
+    max_spacing_s: float | None = Field(default=None, ge=0)
+    min_first_s: float | None = None
+    max_first_s: float | None = None
+    payload: Any = None
+    raw_body: str | None = None
+    empty_body: bool = False
+    headers: dict[str, str] = Field(default_factory=dict)
+    min_ticks: int | None = Field(default=None, ge=0)
+    max_lost: int | None = Field(default=None, ge=0)
+    max_duplicated: int | None = Field(default=None, ge=0)
+    max_early: int | None = Field(default=None, ge=0)
+    max_lateness_ms: float | None = Field(default=None, ge=0)
+
+    @property
+    def tick_fields(self) -> tuple[str, ...]:
+        return tuple(f for f in _TICK_FIELDS if getattr(self, f) is not None)
+
+
+_TICK_FIELDS = ("min_ticks", "max_lost", "max_duplicated", "max_early", "max_lateness_ms")
+
+
+class Claim(_Strict):
+    """A claim about Dapr that this scenario shows true or false (pure data for the claims table).
+
+    ``verdict`` records what Dapr 1.18.3 did when the scenario was written; the scenario's
+    expectations encode that behaviour, so a failing run means the verdict needs re-examining.
+    ``calls`` (globs over call ids), ``jobs`` and ``bindings`` name the evidence whose numbers
+    the claims table prints next to ``observed``. ``shown_by`` names another scenario (a file
+    stem in the same directory) whose latest run is the evidence instead of this file's.
+    """
+
+    id: str
+    source: str
+    statement: str
+    verdict: Literal["holds", "wrong", "partly"]
+    observed: str
+    calls: tuple[str, ...] = ()
+    jobs: tuple[str, ...] = ()
+    bindings: tuple[str, ...] = ()
+    shown_by: str | None = None
 
 
 class Scenario(_Strict):
@@ -153,17 +253,28 @@ class Scenario(_Strict):
     source: Path
     description: str = ""
     replicas: int = Field(ge=1, le=10)
+    # Scheduler members (one embedded etcd cluster); every daprd is given all their addresses.
+    schedulers: int = Field(default=1, ge=1, le=5)
     window_s: float = Field(gt=0, le=3600)
     app: AppSpec = AppSpec()
     jobs: tuple[JobSpec, ...] = ()
     bindings: tuple[BindingSpec, ...] = ()
     expect: dict[Literal["job", "binding"], Expectation] = Field(default_factory=dict)
     faults: tuple[FaultSpec, ...] = ()
+    calls: tuple[ApiCall, ...] = ()
+    expect_jobs: tuple[JobExpectation, ...] = ()
+    claim: Claim | None = None
+    claims: tuple[Claim, ...] = ()
 
     @property
     def id(self) -> str:
         """Unique id of this scenario instance, used as the pytest item name."""
         return self.name
+
+    @property
+    def all_claims(self) -> tuple[Claim, ...]:
+        """``claim`` and ``claims`` together (a file uses one or the other)."""
+        return ((self.claim,) if self.claim is not None else ()) + self.claims
 
 
 
@@ -180,6 +291,8 @@ _JOB_NAME_ALLOWED = "1-256 characters without / \\ # ? or control characters, no
 _NEEDS_DURATION = frozenset(
     {"pause_replica", "stop_scheduler", "app_failing", "app_slow", "app_down"}
 )
+SCHEDULER_FAULTS = frozenset({"kill_scheduler", "stop_scheduler"})
+_NO_REPLICA_FAULTS = SCHEDULER_FAULTS | {"scale_out"}
 # What a file may contain: `source` is set by the loader, never written by hand.
 _FILE_FIELDS = tuple(sorted(set(Scenario.model_fields) - {"source"}))
 _TOP = "<file>"  # field path for problems with the document as a whole
@@ -450,6 +563,9 @@ def _check_semantics(scenario: Scenario) -> None:
     _check_bindings(scenario)
     _check_expect(scenario)
     _check_faults(scenario)
+    _check_calls(scenario)
+    _check_expect_jobs(scenario)
+    _check_claims(scenario)
 
 
 def _check_jobs(scenario: Scenario) -> None:
@@ -489,6 +605,11 @@ def _job_name_problem(name: str) -> str | None:
 
 
 def _check_job_timing(source: Path, where: str, job: JobSpec) -> None:
+    if job.dueTime is not None and job.due_rfc3339_in_s is not None:
+        raise _error(source, f"{where}.due_rfc3339_in_s", "both dueTime and due_rfc3339_in_s",
+                     job.due_rfc3339_in_s, "one of dueTime (as written) or due_rfc3339_in_s")
+    if job.due_rfc3339_in_s is not None:
+        job = job.model_copy(update={"dueTime": "<rfc3339>"})  # timing rules as for a dueTime
     if job.schedule is None and job.dueTime is None:
         raise _error(source, f"{where}.schedule", "a job needs schedule or dueTime", None,
                      "a schedule (recurring), a dueTime (one-shot), or both")
@@ -573,6 +694,21 @@ def _check_faults(scenario: Scenario) -> None:
                          " the smallest value of a sweep)")
         if fault.kind in _NEEDS_DURATION:
             _check_duration(scenario, where, fault)
+        _check_fault_target(scenario, where, fault)
+
+
+def _check_fault_target(scenario: Scenario, where: str, fault: FaultSpec) -> None:
+    if fault.replica is not None and fault.kind in _NO_REPLICA_FAULTS:
+        raise _error(scenario.source, f"{where}.replica", f"{fault.kind} has no replica target",
+                     fault.replica, "null (leave replica out)")
+    if fault.member is None:
+        return
+    if fault.kind not in SCHEDULER_FAULTS:
+        raise _error(scenario.source, f"{where}.member", f"{fault.kind} has no scheduler member",
+                     fault.member, "null; member is for " + " and ".join(sorted(SCHEDULER_FAULTS)))
+    if fault.member >= scenario.schedulers:
+        raise _error(scenario.source, f"{where}.member", "no such scheduler member", fault.member,
+                     f"0..{scenario.schedulers - 1} (below schedulers={scenario.schedulers})")
 
 
 def _check_duration(scenario: Scenario, where: str, fault: FaultSpec) -> None:
@@ -583,6 +719,137 @@ def _check_duration(scenario: Scenario, where: str, fault: FaultSpec) -> None:
     if fault.duration_s > room:
         raise _error(scenario.source, f"{where}.duration_s", "fault outlasts the window",
                      fault.duration_s, f"a number > 0 and <= {room:g} (window_s - at_s)")
+
+
+_CALL_ID_ALLOWED = _NAME_ALLOWED + ", unique among the calls"
+_CLAIM_ID_RE = re.compile(r"^C[0-9]+[a-z]{0,2}$")
+_CLAIM_ID_ALLOWED = "C, a number and up to two lowercase letters (e.g. C2a), unique in the file"
+CLAIM_SOURCES = ("lesson: ", "Dapr docs: ", "dapr-facts")
+_CLAIM_SOURCE_ALLOWED = "'lesson: <section>', 'Dapr docs: <page>' or 'dapr-facts'"
+
+
+def _check_calls(scenario: Scenario) -> None:
+    first_use: dict[str, int] = {}
+    for i, call in enumerate(scenario.calls):
+        where = f"calls[{i}]"
+        if call.at_s >= scenario.window_s:
+            raise _error(scenario.source, f"{where}.at_s", "not inside the window", call.at_s,
+                         f"a number >= 0 and < window_s ({scenario.window_s:g})")
+        for field in ("body", "raw_body"):
+            if call.method != "POST" and getattr(call, field) is not None:
+                raise _error(scenario.source, f"{where}.{field}", f"a body on a {call.method} call",
+                             getattr(call, field), "a body only on POST calls")
+        if call.body is not None and call.raw_body is not None:
+            raise _error(scenario.source, f"{where}.raw_body", "both body and raw_body",
+                         call.raw_body, "one of body (sent as JSON) or raw_body (sent as-is)")
+        for path in (*call.expect_body, *call.expect_absent):
+            if not path or any(not part for part in path.split(".")):
+                raise _error(scenario.source, f"{where}.expect_body", "empty path segment", path,
+                             "'$' (the whole body) or dotted keys/indexes, e.g. data.value.action")
+        if call.id is None:
+            continue
+        if not _NAME_RE.match(call.id):
+            raise _error(scenario.source, f"{where}.id", "invalid call id", call.id,
+                         _CALL_ID_ALLOWED)
+        if call.id in first_use:
+            raise _error(scenario.source, f"{where}.id", "duplicate call id", call.id,
+                         f"an id not used by another call (calls[{first_use[call.id]}] has it)")
+        first_use[call.id] = i
+
+
+def _job_names(scenario: Scenario) -> list[str]:
+    """Jobs the scenario can create: ``jobs`` entries and the targets of POST calls."""
+    names = [job.name for job in scenario.jobs]
+    names += [call.job for call in scenario.calls if call.method == "POST"]
+    return sorted(set(names))
+
+
+def _check_expect_jobs(scenario: Scenario) -> None:
+    names = _job_names(scenario)
+    created = {job.name for job in scenario.jobs if job.expect_status == 204}
+    for i, entry in enumerate(scenario.expect_jobs):
+        where = f"expect_jobs[{i}]"
+        if entry.job not in names:
+            raise _error(scenario.source, f"{where}.job", "no job or POST call with this name",
+                         entry.job, ", ".join(names) or "nothing (the scenario creates no job)")
+        if entry.from_s is not None and entry.until_s is not None and entry.from_s >= entry.until_s:
+            raise _error(scenario.source, f"{where}.until_s", "not after from_s", entry.until_s,
+                         f"a number > from_s ({entry.from_s:g})")
+        if entry.triggers is not None and (entry.min_triggers, entry.max_triggers) != (None, None):
+            field = "min_triggers" if entry.min_triggers is not None else "max_triggers"
+            raise _error(scenario.source, f"{where}.{field}", "an exact count and a bound",
+                         getattr(entry, field), "triggers (exact) or min/max_triggers, not both")
+        for low, high in (("min_triggers", "max_triggers"), ("min_spacing_s", "max_spacing_s"),
+                          ("min_first_s", "max_first_s")):
+            lo, hi = getattr(entry, low), getattr(entry, high)
+            if lo is not None and hi is not None and lo > hi:
+                raise _error(scenario.source, f"{where}.{high}", f"below {low}", hi,
+                             f"a number >= {low} ({lo:g})")
+        ticks = entry.tick_fields
+        if entry.empty_body and (entry.payload, entry.raw_body) != (None, None):
+            field = "payload" if entry.payload is not None else "raw_body"
+            raise _error(scenario.source, f"{where}.{field}", "a body and empty_body: true",
+                         getattr(entry, field), "empty_body: true, or payload/raw_body, not both")
+        if ticks and entry.job not in created:
+            raise _error(scenario.source, f"{where}.{ticks[0]}",
+                         "tick fields need a jobs entry with expect_status 204", entry.job,
+                         ", ".join(sorted(created)) or "nothing (no jobs entry creates a job)")
+        if ticks and (entry.from_s, entry.until_s) != (None, None):
+            field = "from_s" if entry.from_s is not None else "until_s"
+            raise _error(scenario.source, f"{where}.{field}",
+                         "tick fields judge the whole window", getattr(entry, field),
+                         "no from_s/until_s with " + ", ".join(ticks) + " (use a second entry)")
+
+
+def _check_claims(scenario: Scenario) -> None:
+    if scenario.claim is not None and scenario.claims:
+        raise _error(scenario.source, "claims", "both claim and claims", len(scenario.claims),
+                     "claim (one) or claims (a list), not both")
+    field = "claim" if scenario.claim is not None else "claims"
+    call_ids = sorted(call.id for call in scenario.calls if call.id is not None)
+    names = _job_names(scenario)
+    bindings = sorted(binding.name for binding in scenario.bindings)
+    first_use: dict[str, int] = {}
+    for i, claim in enumerate(scenario.all_claims):
+        where = field if scenario.claim is not None else f"claims[{i}]"
+        if not _CLAIM_ID_RE.match(claim.id) or claim.id in first_use:
+            problem = "duplicate claim id" if claim.id in first_use else "invalid claim id"
+            raise _error(scenario.source, f"{where}.id", problem, claim.id, _CLAIM_ID_ALLOWED)
+        first_use[claim.id] = i
+        if not claim.source.startswith(CLAIM_SOURCES) or claim.source in CLAIM_SOURCES[:2]:
+            raise _error(scenario.source, f"{where}.source", "unknown source", claim.source,
+                         _CLAIM_SOURCE_ALLOWED)
+        for text_field in ("statement", "observed"):
+            if not getattr(claim, text_field).strip():
+                raise _error(scenario.source, f"{where}.{text_field}", "empty text",
+                             getattr(claim, text_field), "a sentence")
+        if claim.shown_by is not None:
+            _check_shown_by(scenario, where, claim)
+            continue  # its jobs and bindings belong to the other scenario
+        for j, pattern in enumerate(claim.calls):
+            if not fnmatch.filter(call_ids, pattern):
+                raise _error(scenario.source, f"{where}.calls[{j}]", "matches no call id",
+                             pattern, ", ".join(call_ids) or "nothing (no call has an id)")
+        for j, name in enumerate(claim.jobs):
+            if name not in names:
+                raise _error(scenario.source, f"{where}.jobs[{j}]",
+                             "no job or POST call with this name", name,
+                             ", ".join(names) or "nothing (the scenario creates no job)")
+        for j, name in enumerate(claim.bindings):
+            if name not in bindings:
+                raise _error(scenario.source, f"{where}.bindings[{j}]", "no such binding", name,
+                             ", ".join(bindings) or "nothing (the scenario has no binding)")
+
+
+def _check_shown_by(scenario: Scenario, where: str, claim: Claim) -> None:
+    others = sorted(p.stem for p in scenario.source.parent.glob("*.yaml")
+                    if p.stem != scenario.source.stem)
+    if claim.shown_by not in others:
+        raise _error(scenario.source, f"{where}.shown_by", "no such scenario file",
+                     claim.shown_by, ", ".join(others) or "nothing (no other scenario file)")
+    if claim.calls:
+        raise _error(scenario.source, f"{where}.calls", "calls of another scenario",
+                     list(claim.calls), "no calls with shown_by (cite its jobs or bindings)")
 
 
 def _check_unique_ids(scenarios: Sequence[Scenario]) -> None:

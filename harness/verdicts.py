@@ -27,4 +27,13 @@ def failure_report(summary: dict[str, Any]) -> str:
         f"(run {summary['run_id']})", "", table,
     ]
     lines += [f"driver: {error}" for error in summary.get("driver_errors", [])]
+    for call in summary.get("calls") or []:
+        if call.get("verdict") == "fail":
+            label = call.get("id") or f"calls[{call.get('index')}]"
+            lines.append(f"call {label} ({call.get('method')} {call.get('api')}/jobs/"
+                         f"{call.get('job')}): " + "; ".join(call.get("reasons") or []))
+    for entry in summary.get("expect_jobs") or []:
+        if entry.get("verdict") == "fail":
+            span = f"[{entry.get('from_s') or 0:g}, {entry.get('until_s') or 'end'})"
+            lines.append(f"job {entry.get('job')} {span}: " + "; ".join(entry.get("reasons") or []))
     return "\n".join(lines)

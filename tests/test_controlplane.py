@@ -83,8 +83,8 @@ def test_pause_and_resume_a_replica(runtime: DaprRuntime, run: RunDir) -> None:
         replica = cluster.replica(0)
         for process in replica.processes:
             process.pause()
-        statuses = {psutil.Process(p.pid).status() for p in replica.processes}
-        assert statuses == {psutil.STATUS_STOPPED}
+        wait_until(lambda: {psutil.Process(p.pid).status() for p in replica.processes}
+                   == {psutil.STATUS_STOPPED}, timeout_s=5, what="both processes stopped")
         for process in replica.processes:
             process.resume()
         replica.wait_ready()
@@ -97,7 +97,8 @@ def test_scheduler_restart_keeps_jobs_on_its_data_dir(runtime: DaprRuntime, run:
         cluster.scheduler.process.kill()
         assert not cluster.scheduler.process.alive()
         cluster.scheduler.restart()
-        cluster.wait_sidecars_connected(1)
+        # A killed scheduler's successor waits out its 20 s leadership lease first.
+        cluster.wait_sidecars_connected(1, timeout_s=60)
         got = httpx.get(url)
     assert got.status_code == 200, got.text
     assert got.json()["schedule"] == "@every 1h"

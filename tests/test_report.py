@@ -170,7 +170,7 @@ def test_render_comparison_has_provenance_caption_and_mismatches(runs_dir: Path)
 
 def test_write_reports_writes_markdown_pngs_and_evidence(runs_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
-    written = write_reports(runs_dir, out)
+    written = write_reports(runs_dir, out, run_ids=[COMPARISON_ID, SWEEP_ID])
     assert all(p.exists() for p in written)
     doc = (out / "comparison.md").read_text()
     assert "Jobs API vs cron binding across replicas" in doc
@@ -184,6 +184,12 @@ def test_write_reports_writes_markdown_pngs_and_evidence(runs_dir: Path, tmp_pat
         original = runs_dir / run_id / "summary.json"
         assert json.loads(evidence.read_text()) == json.loads(original.read_text())
         assert f"(evidence/{run_id}.json)" in doc
+
+
+def test_fault_runs_are_left_to_faults_md_by_default(runs_dir: Path, tmp_path: Path) -> None:
+    write_reports(runs_dir, tmp_path / "report")
+    doc = (tmp_path / "report" / "comparison.md").read_text()
+    assert COMPARISON_ID in doc and SWEEP_ID not in doc  # the sweep fixture has a fault
 
 
 def test_write_reports_without_runs_raises_with_hint(tmp_path: Path) -> None:

@@ -193,6 +193,15 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs-dir", default=str(RUNS_DIR),
+                        help=f"where the run directories are (default {RUNS_DIR})")
+
+
+def _add_out(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default=str(RESULTS_DIR), help=f"output dir (default {RESULTS_DIR})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m harness",
@@ -228,12 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "comparison scenario, or the runs named with --run), timelines and "
                             "lateness plots under results/plots/, copies each cited summary to "
                             "results/evidence/, and refreshes the README's headline table.")
-    report.add_argument("--runs-dir", default=str(RUNS_DIR),
-                        help=f"where the run directories are (default {RUNS_DIR})")
+    _add_runs_dir(report)
     report.add_argument("--run", action="append", metavar="RUN_ID",
                         help="report these runs (id or number; repeatable) instead of the latest "
                         "run of each scenario")
-    report.add_argument("--out", default=str(RESULTS_DIR), help=f"output dir (default {RESULTS_DIR})")
+    _add_out(report)
     report.set_defaults(func=cmd_report)
     bench = sub.add_parser("bench", help="benchmarks on real Dapr: figures beside Dapr's targets",
                            description="Scheduling and triggering throughput, precision over "
@@ -246,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--cold", action="store_true",
                        help="setup benchmark also builds Dapr from empty Go caches (minutes)")
     bench.add_argument("--quick", action="store_true", help="small sizes, to try the benchmarks")
-    bench.add_argument("--out", default=str(RESULTS_DIR), help=f"output dir (default {RESULTS_DIR})")
+    _add_out(bench)
     bench.set_defaults(func=cmd_bench)
     compare = sub.add_parser("compare", help="what changed between two runs",
                              description="Prints each run's context (scenario, Dapr version, "
@@ -263,9 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
                             description="One row per claim recorded in scenarios/*.yaml (claim: "
                             "or claims:), with the numbers of its scenario's latest run; copies "
                             "each cited summary to results/evidence/.")
-    claims.add_argument("--runs-dir", default=str(RUNS_DIR),
-                        help=f"where the run directories are (default {RUNS_DIR})")
-    claims.add_argument("--out", default=str(RESULTS_DIR), help=f"output dir (default {RESULTS_DIR})")
+    _add_runs_dir(claims)
+    _add_out(claims)
     claims.set_defaults(func=cmd_claims)
     faults = sub.add_parser("faults", help="write results/faults.md from the fault scenarios' runs",
                             description="Lost, duplicated, late and replayed ticks per fault and "
@@ -274,9 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "each cited summary to results/evidence/.")
     faults.add_argument("--trials", type=int, default=2, metavar="K",
                         help="latest runs per fault scenario to sum (default 2)")
-    faults.add_argument("--runs-dir", default=str(RUNS_DIR),
-                        help=f"where the run directories are (default {RUNS_DIR})")
-    faults.add_argument("--out", default=str(RESULTS_DIR), help=f"output dir (default {RESULTS_DIR})")
+    _add_runs_dir(faults)
+    _add_out(faults)
     faults.set_defaults(func=cmd_faults)
     clean = sub.add_parser("clean", help="end processes a crashed run left behind (by run tag)")
     clean.add_argument("run_ids", nargs="*", metavar="RUN_ID",

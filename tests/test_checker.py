@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import T0, ev, history, trig
 
 from harness.checker import (
     JOB_SUCCESS_METRIC,
@@ -13,28 +14,13 @@ from harness.checker import (
     check,
     cross_check,
 )
-from harness.history import Event, History, Trigger, load_history
+from harness.history import Event, History, load_history
 from harness.scenario import BindingSpec, Expectation, JobSpec, Scenario
 
-T0 = 1_764_000_000.0  # 2025-11-24T16:00:00Z, on a whole minute
 HISTORIES = Path(__file__).parent / "histories"
 
 
 # --- builders ----------------------------------------------------------------------------------
-
-
-def ev(event: str, wall: float, **attrs: Any) -> Event:
-    return Event(event=event, wall=wall, mono=wall - T0 + 50.0, attrs=attrs)
-
-
-def trig(mechanism: str, name: str, replica: int, wall: float, outcome: str = "ok") -> Trigger:
-    return Trigger(mechanism=mechanism, name=name, replica=replica, pid=4000 + replica,  # type: ignore[arg-type]
-                   wall=wall, mono=wall - T0 + 50.0, outcome=outcome)  # type: ignore[arg-type]
-
-
-def history(*records: Trigger | Event) -> History:
-    return History(triggers=tuple(r for r in records if isinstance(r, Trigger)),
-                   events=tuple(r for r in records if isinstance(r, Event)))
 
 
 def window(end: float, start: float = T0, replicas: int = 3,

@@ -6,32 +6,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+from builders import T0, ev, history, trig
+
 from harness.checker import check
 from harness.faultcheck import assign_in_order, fault_stats, fault_windows
 from harness.history import Event, History, Trigger, load_history
 from harness.scenario import BindingSpec, Expectation, FaultSpec, JobSpec, Scenario
 
-T0 = 1_764_000_000.0  # 2025-11-24T16:00:00Z, on a whole minute (so on an even second)
 HISTORIES = Path(__file__).parent / "histories"
 JOB = JobSpec(name="j", schedule="@every 2s")
 CRON = BindingSpec(name="c", schedule="*/2 * * * * *")
 
 
 # --- builders ----------------------------------------------------------------------------------
-
-
-def ev(event: str, wall: float, **attrs: Any) -> Event:
-    return Event(event=event, wall=wall, mono=wall - T0 + 50.0, attrs=attrs)
-
-
-def trig(mechanism: str, name: str, replica: int, wall: float, outcome: str = "ok") -> Trigger:
-    return Trigger(mechanism=mechanism, name=name, replica=replica, pid=4000 + replica,  # type: ignore[arg-type]
-                   wall=wall, mono=wall - T0 + 50.0, outcome=outcome)  # type: ignore[arg-type]
-
-
-def history(*records: Trigger | Event) -> History:
-    return History(triggers=tuple(r for r in records if isinstance(r, Trigger)),
-                   events=tuple(r for r in records if isinstance(r, Event)))
 
 
 def base(end_s: float = 24.0, replicas: int = 3) -> list[Event]:

@@ -82,11 +82,10 @@ def resolve_scenarios(names: Sequence[str]) -> list[Any]:
 
 
 def _run_and_print(scenarios: Sequence[Any], repeat: int) -> int:
+    from .docker_probe import docker_scheduler_status
     from .report import mechanism_table
     from .runner import run_scenario
     from .runtime import locate_runtime
-
-    from .docker_probe import docker_scheduler_status
 
     runtime = locate_runtime()
     _say(docker_scheduler_status())
@@ -95,6 +94,11 @@ def _run_and_print(scenarios: Sequence[Any], repeat: int) -> int:
     print()
     print(f"Dapr {runtime.version}; runs under {RUNS_DIR}")
     print(mechanism_table(summaries))
+    print()
+    for summary in summaries:
+        t = summary["timings"]
+        print(f"{summary['run_id']}: startup {t['startup_s']:.1f} s, window {t['window_s']:.1f} s, "
+              f"teardown {t['teardown_s']:.1f} s, total {summary['duration_s']:.1f} s wall")
     failed = [r.summary["run_id"] for r in results if not r.passed]
     if failed:
         print(f"\n{len(failed)} run(s) did not meet their expectations: {', '.join(failed)}")

@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Scheduling and triggering throughput, precision over "
                            "300 ticks, control-plane cost, and the recorder's own ceiling. "
                            "Writes results/bench.json and results/bench.md. All load stays on "
-                           "127.0.0.1 and stops by itself. A full run takes about 40 minutes.")
+                           "127.0.0.1 and stops by itself. A full run takes about 25 minutes on 2 cores.")
     bench.add_argument("names", nargs="*", metavar="NAME",
                        help="setup, scheduling, triggering, precision, cost, recorder (default: all)")
     bench.add_argument("--trials", type=int, default=3, help="runs per figure (default 3)")

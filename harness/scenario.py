@@ -568,13 +568,18 @@ def _check_semantics(scenario: Scenario) -> None:
     _check_claims(scenario)
 
 
+def _check_inside_window(scenario: Scenario, where: str, at_s: float) -> None:
+    """Timeline steps (jobs, calls, faults) must start while the window is open."""
+    if at_s >= scenario.window_s:
+        raise _error(scenario.source, f"{where}.at_s", "not inside the window", at_s,
+                     f"a number >= 0 and < window_s ({scenario.window_s:g})")
+
+
 def _check_jobs(scenario: Scenario) -> None:
     first_use: dict[str, int] = {}
     for i, job in enumerate(scenario.jobs):
         where = f"jobs[{i}]"
-        if job.at_s >= scenario.window_s:
-            raise _error(scenario.source, f"{where}.at_s", "not inside the window", job.at_s,
-                         f"a number >= 0 and < window_s ({scenario.window_s:g})")
+        _check_inside_window(scenario, where, job.at_s)
         if job.expect_status != 204:
             continue  # a bad-input probe: its body goes to Dapr as written, to see it rejected
         problem = _job_name_problem(job.name)
@@ -685,9 +690,7 @@ def _check_expect(scenario: Scenario) -> None:
 def _check_faults(scenario: Scenario) -> None:
     for i, fault in enumerate(scenario.faults):
         where = f"faults[{i}]"
-        if fault.at_s >= scenario.window_s:
-            raise _error(scenario.source, f"{where}.at_s", "not inside the window", fault.at_s,
-                         f"a number >= 0 and < window_s ({scenario.window_s:g})")
+        _check_inside_window(scenario, where, fault.at_s)
         if fault.replica is not None and fault.replica >= scenario.replicas:
             raise _error(scenario.source, f"{where}.replica", "no such replica", fault.replica,
                          f"0..{scenario.replicas - 1} (below replicas={scenario.replicas},"
@@ -732,9 +735,7 @@ def _check_calls(scenario: Scenario) -> None:
     first_use: dict[str, int] = {}
     for i, call in enumerate(scenario.calls):
         where = f"calls[{i}]"
-        if call.at_s >= scenario.window_s:
-            raise _error(scenario.source, f"{where}.at_s", "not inside the window", call.at_s,
-                         f"a number >= 0 and < window_s ({scenario.window_s:g})")
+        _check_inside_window(scenario, where, call.at_s)
         for field in ("body", "raw_body"):
             if call.method != "POST" and getattr(call, field) is not None:
                 raise _error(scenario.source, f"{where}.{field}", f"a body on a {call.method} call",

@@ -51,11 +51,12 @@ class DaprService:
     """A control-plane process (placement or scheduler) with a healthz and a metrics port."""
 
     def __init__(self, process: ManagedProcess, *, port: int, healthz_port: int,
-                 metrics_port: int) -> None:
+                 metrics_port: int, other_ports: Sequence[int] = ()) -> None:
         self.process = process
         self.port = port
         self.healthz_port = healthz_port
         self.metrics_port = metrics_port
+        self.other_ports = list(other_ports)  # e.g. the scheduler's embedded etcd ports
 
     @property
     def address(self) -> str:
@@ -79,7 +80,7 @@ class DaprService:
         self.wait_ready()
 
     def owned_ports(self) -> list[int]:
-        return [self.port, self.healthz_port, self.metrics_port]
+        return [self.port, self.healthz_port, self.metrics_port, *self.other_ports]
 
 
 def placement_service(runtime: DaprRuntime, run: RunDir, log_level: str = "info") -> DaprService:
@@ -144,8 +145,8 @@ def _scheduler(runtime: DaprRuntime, run: RunDir, log_level: str, member: str,
     ]
     run.note_command(argv, comment=f"{name} (embedded etcd, member {member})")
     process = ManagedProcess(name, argv, run_id=run.run_id, log_path=run.log(name), ports=ports)
-    service = DaprService(process, port=port, healthz_port=healthz, metrics_port=metrics)
-    service.extra_ports = [etcd_client, etcd_peer]  # type: ignore[attr-defined]
+    service = DaprService(process, port=port, healthz_port=healthz, metrics_port=metrics,
+                          other_ports=[etcd_client, etcd_peer])
     return service
 
 
@@ -386,7 +387,7 @@ class Cluster:
     def owned_ports(self) -> list[int]:
         ports = self.placement.owned_ports()
         for scheduler in self.schedulers:
-            ports += scheduler.owned_ports() + getattr(scheduler, "extra_ports", [])
+            ports += scheduler.owned_ports()
         return ports + [p for r in self.all_replicas for p in r.owned_ports()]
 
     def write_multi_app_file(self) -> None:

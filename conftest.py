@@ -23,9 +23,18 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
     return None
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Everything that starts real processes carries the ``dapr`` marker, so that
+    ``pytest -m "not dapr"`` runs only the pure tests."""
+    dapr_tests = Path(__file__).parent / "tests" / "dapr"
+    for item in items:
+        if isinstance(item, ScenarioItem) or dapr_tests in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.dapr)
+
+
 def dapr_runtime() -> Any:
     """Located once per session; a missing Dapr fails every scenario with one clear message."""
-    from harness.runtime import locate_runtime
+    from harness.cluster.runtime import locate_runtime
 
     if not _runtime_cache:
         _runtime_cache.append(locate_runtime())
@@ -40,7 +49,7 @@ class ScenarioFailed(Exception):
 
 class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[ScenarioItem]:
-        from harness.scenario import ScenarioError, load_scenario
+        from harness.scenario.model import ScenarioError, load_scenario
 
         try:
             scenarios = load_scenario(self.path)
@@ -66,7 +75,7 @@ class ScenarioItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ScenarioFailed):
-            from harness.verdicts import failure_report
+            from harness.reports.failure import failure_report
 
             return failure_report(excinfo.value.result.summary)
         return str(super().repr_failure(excinfo))

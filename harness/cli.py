@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .paths import REPO_ROOT, RESULTS_DIR, RUNS_DIR, SCENARIOS_DIR
+from harness.paths import REPO_ROOT, RESULTS_DIR, RUNS_DIR, SCENARIOS_DIR
 
 __all__ = ["main"]
 
@@ -45,11 +45,11 @@ def _say(message: str) -> None:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from .bootstrap import ensure_python_packages
+    from harness.cluster.bootstrap import ensure_python_packages
 
     ensure_python_packages()
-    from .dapr_build import ensure_runtime
-    from .docker_probe import docker_scheduler_status
+    from harness.cluster.build import ensure_runtime
+    from harness.cluster.docker_probe import docker_scheduler_status
 
     ensure_runtime()
     print(f"[setup] {docker_scheduler_status()}", flush=True)
@@ -64,7 +64,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def resolve_scenarios(names: Sequence[str]) -> list[Any]:
     """Scenario files, file stems or scenario names (a sweep's name selects all its values)."""
-    from .scenario import load_scenario, load_scenarios
+    from harness.scenario.model import load_scenario, load_scenarios
 
     known = load_scenarios(SCENARIOS_DIR)
     chosen = []
@@ -82,10 +82,10 @@ def resolve_scenarios(names: Sequence[str]) -> list[Any]:
 
 
 def _run_and_print(scenarios: Sequence[Any], repeat: int) -> int:
-    from .docker_probe import docker_scheduler_status
-    from .report import mechanism_table
-    from .runner import run_scenario
-    from .runtime import locate_runtime
+    from harness.cluster.docker_probe import docker_scheduler_status
+    from harness.reports.comparison import mechanism_table
+    from harness.runner import run_scenario
+    from harness.cluster.runtime import locate_runtime
 
     runtime = locate_runtime()
     _say(docker_scheduler_status())
@@ -117,8 +117,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .compare import find_summary
-    from .report import latest_per_scenario, load_summaries, update_readme, write_reports
+    from harness.reports.compare import find_summary
+    from harness.reports.comparison import latest_per_scenario, load_summaries, update_readme, write_reports
 
     runs_dir, out = Path(args.runs_dir), Path(args.out)
     chosen = [find_summary(runs_dir, out / "evidence", r)["run_id"] for r in args.run or []]
@@ -135,9 +135,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import BENCHMARKS, BenchSettings, run_benchmarks
-    from .bench_report import write_bench_report
-    from .runtime import locate_runtime
+    from harness.bench.runner import BENCHMARKS, BenchSettings, run_benchmarks
+    from harness.reports.bench import write_bench_report
+    from harness.cluster.runtime import locate_runtime
 
     settings = BenchSettings(trials=args.trials, cold_setup=args.cold)
     if args.quick:
@@ -152,7 +152,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import compare_runs, find_summary
+    from harness.reports.compare import compare_runs, find_summary
 
     evidence = RESULTS_DIR / "evidence"
     a, b = (find_summary(RUNS_DIR, evidence, r) for r in (args.run_a, args.run_b))
@@ -161,8 +161,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_adr(args: argparse.Namespace) -> int:
-    from .adr import write_adr
-    from .report import write_reports
+    from harness.reports.adr import write_adr
+    from harness.reports.comparison import write_reports
 
     write_reports(RUNS_DIR, RESULTS_DIR)  # the evidence copies the record links to
     print(write_adr(RUNS_DIR, RESULTS_DIR))
@@ -170,7 +170,7 @@ def cmd_adr(args: argparse.Namespace) -> int:
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
-    from .claims import write_claims
+    from harness.reports.claims import write_claims
 
     for path in write_claims(Path(args.runs_dir), Path(args.out), SCENARIOS_DIR):
         print(path)
@@ -178,7 +178,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
 
 
 def cmd_faults(args: argparse.Namespace) -> int:
-    from .faults_report import write_faults_report
+    from harness.reports.faults import write_faults_report
 
     if args.trials < 1:
         raise UsageError(f"--trials must be >= 1, got {args.trials}")
@@ -188,7 +188,7 @@ def cmd_faults(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from .reaper import reap
+    from harness.cluster.reaper import reap
 
     ended = reap(args.run_ids or None)
     for proc in ended:

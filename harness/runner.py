@@ -14,23 +14,23 @@ from typing import Any
 
 import psutil
 
-from .checker import (
+from harness.check.checker import (
     JOB_SUCCESS_METRIC,
     SCHEDULER_TRIGGERED_METRIC,
     CheckResult,
     check,
     cross_check,
 )
-from .controlplane import Cluster
-from .driver import JobsClient, install_bindings
-from .faultcheck import assign_in_order, fault_stats
-from .history import HistoryWriter, load_history
-from .metrics import metric_total
-from .nemesis import Nemesis
-from .paths import REPO_ROOT
-from .rundir import RunDir, new_run_dir
-from .runtime import DaprRuntime, locate_runtime, logged_version
-from .scenario import Scenario
+from harness.cluster.controlplane import Cluster
+from harness.run.driver import JobsClient, install_bindings
+from harness.check.faults import assign_in_order, fault_stats
+from harness.run.history import HistoryWriter, load_history
+from harness.cluster.metrics import metric_total
+from harness.run.nemesis import Nemesis
+from harness.paths import REPO_ROOT
+from harness.run.rundir import RunDir, new_run_dir
+from harness.cluster.runtime import DaprRuntime, locate_runtime, logged_version
+from harness.scenario.model import Scenario
 
 __all__ = ["RunResult", "run_scenario"]
 

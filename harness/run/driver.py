@@ -1,0 +1,116 @@
+"""The driver: creates, reads and deletes jobs through a sidecar's Jobs API, installs bindings.
+
+Every call is written to the history (with the moment the request was sent, which the checker
+uses as the earliest possible creation time) and to the run's commands.sh as a curl line.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from harness.run.history import HistoryWriter
+from harness.paths import COMPONENTS_DIR
+from harness.run.rundir import RunDir
+from harness.scenario.model import ApiCall, BindingSpec, JobSpec
+
+__all__ = ["JobsClient", "install_bindings", "render_binding"]
+
+
+class JobsClient:
+    def __init__(self, dapr_url: str, history: HistoryWriter, run: RunDir,
+                 api_token: str | None = None) -> None:
+        self.dapr_url = dapr_url
+        self.history = history
+        self.run = run
+        headers = {"dapr-api-token": api_token} if api_token else {}
+        self.http = httpx.Client(timeout=10.0, headers=headers)
+
+    def url(self, name: str, api: str = "v1.0") -> str:
+        return f"{self.dapr_url}/{api}/jobs/{name}"
+
+    def _note(self, method: str, url: str, body: dict[str, Any] | None = None) -> None:
+        argv = ["curl", "-sS", "-X", method, url]
+        if body is not None:
+            argv += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+        self.run.note_command(argv)
+
+    def schedule(self, job: JobSpec) -> httpx.Response:
+        sent_wall = time.time()
+        body = job.body(now=sent_wall)
+        url = self.url(job.name, job.api)
+        self._note("POST", url, body)
+        response = self.http.post(url, json=body)
+        self.history.event("job_created", name=job.name, api=job.api, spec=body,
+                           sent_wall=sent_wall, status=response.status_code,
+                           response=response.text[:2000])
+        return response
+
+    def get(self, name: str, api: str = "v1.0") -> httpx.Response:
+        self._note("GET", self.url(name, api))
+        return self.http.get(self.url(name, api))
+
+    def delete(self, name: str, api: str = "v1.0") -> httpx.Response:
+        self._note("DELETE", self.url(name, api))
+        response = self.http.delete(self.url(name, api))
+        self.history.event("job_deleted", name=name, api=api, status=response.status_code)
+        return response
+
+    def call(self, index: int, call: ApiCall) -> httpx.Response | None:
+        """One request of a scenario's ``calls``, recorded as an ``api_call`` event (with
+        ``status`` None and the error when no answer came back)."""
+        url = self.url(call.job, call.api)
+        content: bytes | None = None
+        if call.raw_body is not None:
+            content = call.raw_body.encode()
+        elif call.body is not None:
+            content = json.dumps(call.body).encode()
+        headers = {"Content-Type": "application/json"} if content is not None else {}
+        argv = ["curl", "-sS", "-X", call.method, url]
+        if content is not None:
+            argv += ["-H", "Content-Type: application/json", "-d", content.decode()]
+        self.run.note_command(argv)
+        sent_wall = time.time()
+        response: httpx.Response | None = None
+        error = None
+        try:
+            response = self.http.request(call.method, url, content=content, headers=headers)
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        self.history.event(
+            "api_call", index=index, id=call.id, method=call.method, api=call.api, job=call.job,
+            url=url, body=call.body if call.raw_body is None else call.raw_body,
+            sent_wall=sent_wall, status=None if response is None else response.status_code,
+            response=None if response is None else response.text[:4000], error=error)
+        return response
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def render_binding(binding: BindingSpec) -> str:
+    template = (COMPONENTS_DIR / binding.template).read_text()
+    route_line = (
+        f"  - name: route\n    value: \"{binding.route}\"" if binding.route else ""
+    )
+    return template.format(name=binding.name, schedule=binding.schedule, route_line=route_line)
+
+
+def install_bindings(bindings: Sequence[BindingSpec], run: RunDir,
+                     history: HistoryWriter) -> dict[str, str]:
+    """Write one component file per binding into the run's resources dir.
+
+    Returns the app routes daprd will POST to, mapped to their binding names.
+    """
+    routes = {}
+    for binding in bindings:
+        path = run.resources / f"{binding.name}.yaml"
+        path.write_text(render_binding(binding))
+        history.event("binding_installed", name=binding.name, schedule=binding.schedule,
+                      file=str(path))
+        routes[(binding.route or binding.name).lstrip("/")] = binding.name
+    return routes

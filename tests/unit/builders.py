@@ -1,0 +1,23 @@
+"""Records for hand-built histories, shared by the checker tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.run.history import Event, History, Trigger
+
+T0 = 1_764_000_000.0  # 2025-11-24T16:00:00Z, on a whole minute (so on an even second)
+
+
+def ev(event: str, wall: float, **attrs: Any) -> Event:
+    return Event(event=event, wall=wall, mono=wall - T0 + 50.0, attrs=attrs)
+
+
+def trig(mechanism: str, name: str, replica: int, wall: float, outcome: str = "ok") -> Trigger:
+    return Trigger(mechanism=mechanism, name=name, replica=replica, pid=4000 + replica,  # type: ignore[arg-type]
+                   wall=wall, mono=wall - T0 + 50.0, outcome=outcome)  # type: ignore[arg-type]
+
+
+def history(*records: Trigger | Event) -> History:
+    return History(triggers=tuple(r for r in records if isinstance(r, Trigger)),
+                   events=tuple(r for r in records if isinstance(r, Event)))

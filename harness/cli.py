@@ -81,11 +81,11 @@ def resolve_scenarios(names: Sequence[str]) -> list[Any]:
     return chosen
 
 
-def _run_and_print(scenarios: Sequence[Any], repeat: int) -> int:
+def _run_and_print(scenarios: Sequence[Any], repeat: int, *, compact: bool = False) -> int:
     from harness.cluster.docker_probe import docker_scheduler_status
-    from harness.reports.comparison import mechanism_table
-    from harness.runner import run_scenario
     from harness.cluster.runtime import locate_runtime
+    from harness.reports.comparison import headline_table, mechanism_table
+    from harness.runner import run_scenario
 
     runtime = locate_runtime()
     _say(docker_scheduler_status())
@@ -93,13 +93,17 @@ def _run_and_print(scenarios: Sequence[Any], repeat: int) -> int:
     summaries = [r.summary for r in results]
     print()
     print(f"Dapr {runtime.version}; runs under {RUNS_DIR}")
-    print(mechanism_table(summaries))
+    if compact:
+        for summary in summaries:
+            print(headline_table(summary, evidence_link=False), end="\n\n")
+    else:
+        print(mechanism_table(summaries))
     print()
     for summary in summaries:
-        t = summary["timings"]
-        print(f"{summary['run_id']}: startup {t['startup_s']:.1f} s, window {t['window_s']:.1f} s, "
-              f"teardown {t['teardown_s']:.1f} s, total {summary['duration_s']:.1f} s wall")
-    failed = [r.summary["run_id"] for r in results if not r.passed]
+        t = summary.timings
+        print(f"{summary.run_id}: startup {t['startup_s']:.1f} s, window {t['window_s']:.1f} s, "
+              f"teardown {t['teardown_s']:.1f} s, total {summary.duration_s:.1f} s wall")
+    failed = [r.summary.run_id for r in results if not r.passed]
     if failed:
         print(f"\n{len(failed)} run(s) did not meet their expectations: {', '.join(failed)}")
     return 1 if failed else 0
@@ -113,21 +117,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     cmd_setup(args)
-    return _run_and_print(resolve_scenarios([HEADLINE_SCENARIO]), 1)
+    return _run_and_print(resolve_scenarios([HEADLINE_SCENARIO]), 1, compact=True)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.reports.compare import find_summary
-    from harness.reports.comparison import latest_per_scenario, load_summaries, update_readme, write_reports
+    from harness.reports.comparison import update_readme, write_reports
+    from harness.summary import latest_runs, load_summaries
 
     runs_dir, out = Path(args.runs_dir), Path(args.out)
-    chosen = [find_summary(runs_dir, out / "evidence", r)["run_id"] for r in args.run or []]
-    for path in write_reports(runs_dir, out, run_ids=chosen or None):
+    chosen = [find_summary(runs_dir, out / "evidence", r).run_id for r in args.run or []]
+    for path in write_reports(runs_dir, out, run_ids=chosen or None, allow_dirty=args.allow_dirty):
         print(path)
-    summaries = load_summaries(runs_dir)
-    if chosen:
-        summaries = [s for s in summaries if s["run_id"] in chosen]
-    headline = [s for s in latest_per_scenario(summaries) if s["scenario"] == HEADLINE_SCENARIO]
+    summaries = [s for s in load_summaries(runs_dir) if not chosen or s.run_id in chosen]
+    headline = latest_runs(summaries, HEADLINE_SCENARIO, clean_only=not args.allow_dirty)
     if headline and out == RESULTS_DIR:
         update_readme(REPO_ROOT / "README.md", headline[0])
         print(REPO_ROOT / "README.md")
@@ -164,15 +167,16 @@ def cmd_adr(args: argparse.Namespace) -> int:
     from harness.reports.adr import write_adr
     from harness.reports.comparison import write_reports
 
-    write_reports(RUNS_DIR, RESULTS_DIR)  # the evidence copies the record links to
-    print(write_adr(RUNS_DIR, RESULTS_DIR))
+    write_reports(RUNS_DIR, RESULTS_DIR, allow_dirty=args.allow_dirty)  # evidence it links to
+    print(write_adr(RUNS_DIR, RESULTS_DIR, allow_dirty=args.allow_dirty))
     return 0
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
     from harness.reports.claims import write_claims
 
-    for path in write_claims(Path(args.runs_dir), Path(args.out), SCENARIOS_DIR):
+    for path in write_claims(Path(args.runs_dir), Path(args.out), SCENARIOS_DIR,
+                             allow_dirty=args.allow_dirty):
         print(path)
     return 0
 
@@ -182,9 +186,21 @@ def cmd_faults(args: argparse.Namespace) -> int:
 
     if args.trials < 1:
         raise UsageError(f"--trials must be >= 1, got {args.trials}")
-    for path in write_faults_report(Path(args.runs_dir), Path(args.out), trials=args.trials):
+    for path in write_faults_report(Path(args.runs_dir), Path(args.out), trials=args.trials,
+                                    allow_dirty=args.allow_dirty):
         print(path)
     return 0
+
+
+def cmd_recheck(args: argparse.Namespace) -> int:
+    from harness.recheck import recheck_evidence
+
+    differences = 0
+    for outcome in recheck_evidence(RESULTS_DIR / "evidence", args.runs):
+        print(outcome.line())
+        differences += len(outcome.differences)
+    print(f"{differences} difference(s)")
+    return 1 if differences else 0
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
@@ -204,6 +220,11 @@ def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
 
 def _add_out(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=str(RESULTS_DIR), help=f"output dir (default {RESULTS_DIR})")
+
+
+def _add_allow_dirty(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="also cite runs of a tree with uncommitted changes (marked dirty)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -246,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="report these runs (id or number; repeatable) instead of the latest "
                         "run of each scenario")
     _add_out(report)
+    _add_allow_dirty(report)
     report.set_defaults(func=cmd_report)
     bench = sub.add_parser("bench", help="benchmarks on real Dapr: figures beside Dapr's targets",
                            description="Scheduling and triggering throughput, precision over "
@@ -270,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Writes results/adr-jobs-api-or-cron-binding.md: the "
                          "comparison, sweep, claims, faults and benchmarks that exist, each "
                          "number linked to its run.")
+    _add_allow_dirty(adr)
     adr.set_defaults(func=cmd_adr)
     claims = sub.add_parser("claims", help="write results/claims.md from the claim scenarios' runs",
                             description="One row per claim recorded in scenarios/*.yaml (claim: "
@@ -277,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "each cited summary to results/evidence/.")
     _add_runs_dir(claims)
     _add_out(claims)
+    _add_allow_dirty(claims)
     claims.set_defaults(func=cmd_claims)
     faults = sub.add_parser("faults", help="write results/faults.md from the fault scenarios' runs",
                             description="Lost, duplicated, late and replayed ticks per fault and "
@@ -287,7 +311,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="latest runs per fault scenario to sum (default 2)")
     _add_runs_dir(faults)
     _add_out(faults)
+    _add_allow_dirty(faults)
     faults.set_defaults(func=cmd_faults)
+    recheck = sub.add_parser("recheck", help="recompute every cited verdict from its stored history",
+                             description="For each run under results/evidence/ (or the runs "
+                             "named), loads the stored history and scenario, runs today's "
+                             "checkers and prints every figure or verdict that differs from the "
+                             "stored summary. Needs no Dapr. Exit status 1 on any difference.")
+    recheck.add_argument("runs", nargs="*", metavar="RUN_ID", help="run ids (default: all evidence)")
+    recheck.set_defaults(func=cmd_recheck)
     clean = sub.add_parser("clean", help="end processes a crashed run left behind (by run tag)")
     clean.add_argument("run_ids", nargs="*", metavar="RUN_ID",
                        help="end every process of these runs (default: all whose harness is gone)")

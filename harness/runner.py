@@ -1,7 +1,14 @@
-"""Runs one scenario on real Dapr: start the cluster, drive it, observe, check, write results."""
+"""Runs one scenario on real Dapr: start the cluster, drive it, observe, check, write results.
+
+The order is the experiment's: scenario -> cluster -> driver and nemesis on the timeline ->
+history -> checkers -> summary. Recording goes on for a grace period after the window (see
+``harness.check.grace_period``) so that every judged tick's late deliveries and retries are in
+the history; the checkers report every trigger, inside the window or not.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import socket
@@ -14,27 +21,29 @@ from typing import Any
 
 import psutil
 
-from harness.check.checker import (
+from harness.check import (
+    JOB_FAILURE_METRIC,
     JOB_SUCCESS_METRIC,
     SCHEDULER_TRIGGERED_METRIC,
-    CheckResult,
-    check,
+    CheckerResult,
+    CheckReport,
+    check_run,
     cross_check,
+    grace_period,
 )
 from harness.cluster.controlplane import Cluster
-from harness.run.driver import JobsClient, install_bindings
-from harness.check.faults import assign_in_order, fault_stats
-from harness.run.history import HistoryWriter, load_history
 from harness.cluster.metrics import metric_total
-from harness.run.nemesis import Nemesis
-from harness.paths import REPO_ROOT
-from harness.run.rundir import RunDir, new_run_dir
 from harness.cluster.runtime import DaprRuntime, locate_runtime, logged_version
+from harness.paths import REPO_ROOT
+from harness.run.driver import JobsClient, install_bindings
+from harness.run.history import HistoryWriter, load_history
+from harness.run.nemesis import Nemesis
+from harness.run.rundir import RunDir, new_run_dir
 from harness.scenario.model import Scenario
+from harness.summary import DaprInfo, Provenance, RunSummary, assemble_summary
 
-__all__ = ["RunResult", "run_scenario"]
+__all__ = ["RunResult", "harness_commit", "machine", "provenance", "run_scenario"]
 
-JOB_FAILURE_METRIC = "dapr_component_job_failure_count"
 PROGRESS_EVERY_S = 5.0
 
 
@@ -42,13 +51,13 @@ PROGRESS_EVERY_S = 5.0
 class RunResult:
     run: RunDir
     scenario: Scenario
-    check: CheckResult
-    summary: dict[str, Any]
+    check: CheckReport
+    summary: RunSummary
     driver_errors: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return self.check.passed and not self.driver_errors
+        return self.summary.passed
 
 
 @dataclass(frozen=True)
@@ -58,10 +67,28 @@ class _Step:
     act: Callable[[], None]
 
 
+def _git(*args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                          check=False)
+    return proc.stdout if proc.returncode == 0 else ""
+
+
 def harness_commit() -> str | None:
-    proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
-                          capture_output=True, text=True, check=False)
-    return proc.stdout.strip() or None
+    return _git("rev-parse", "--short", "HEAD").strip() or None
+
+
+def provenance() -> Provenance:
+    """The commit and, when the tree has changes (results/ aside), a hash of them."""
+    changes = _git("status", "--porcelain", "--untracked-files=all", "--", ".", ":!results")
+    if not changes.strip():
+        return Provenance(commit=harness_commit())
+    diff = _git("diff", "HEAD", "--", ".", ":!results").encode()
+    untracked = [line[3:] for line in changes.splitlines() if line.startswith("??")]
+    digest = hashlib.sha256(diff)
+    for name in sorted(untracked):
+        path = REPO_ROOT / name
+        digest.update(name.encode() + (path.read_bytes() if path.is_file() else b""))
+    return Provenance(commit=harness_commit(), dirty=True, diff_sha256=digest.hexdigest())
 
 
 def machine() -> dict[str, Any]:
@@ -142,6 +169,12 @@ def _metrics_check(run: RunDir, metrics: dict[str, float | None]) -> dict[str, A
             "mismatches": cross_check(ok, present)}
 
 
+def _metrics_checker(metrics: dict[str, Any]) -> CheckerResult:
+    """Informational: a failing app legitimately makes Dapr's counters differ from the record,
+    so mismatches are reported, not judged."""
+    return CheckerResult("metrics", "n/a", list(metrics.get("mismatches") or []), metrics)
+
+
 class _Progress:
     """Says what the run is doing: phase, triggers seen per mechanism, time left."""
 
@@ -190,6 +223,9 @@ def _drive(cluster: Cluster, scenario: Scenario, run: RunDir, history: HistoryWr
             nemesis.close()
             errors += nemesis.errors
         history.event("window_end")
+        grace = grace_period(scenario)
+        _sleep_until(time.monotonic() + grace)  # late deliveries and retries of judged ticks
+        history.event("recording_end", grace_s=grace)
         return errors, _collect_metrics(cluster), time.monotonic() - window_start
     finally:
         jobs.close()
@@ -218,52 +254,42 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
             t1 = time.monotonic()
         timings = {"startup_s": round(startup, 3), "window_s": round(window, 3),
                    "teardown_s": round(time.monotonic() - t1, 3)}
-    # Fault scenarios let late and replayed triggers count for the ticks they stand for.
-    result = check(load_history(run.history), scenario,
-                   assign=assign_in_order if scenario.faults else None)
-    summary = build_summary(run, scenario, runtime, result, timings, started,
+    report = check_run(scenario, load_history(run.history))
+    summary = build_summary(run, scenario, runtime, report, timings, started,
                             _metrics_check(run, metrics), errors)
-    run.summary.write_text(json.dumps(summary, indent=2))
+    summary.write(run.summary)
     if progress:
-        progress(f"{scenario.name}: {'passed' if summary['passed'] else 'FAILED'} ({run.root})")
-    return RunResult(run=run, scenario=scenario, check=result, summary=summary,
+        progress(f"{scenario.name}: {'passed' if summary.passed else 'FAILED'} ({run.root})")
+    return RunResult(run=run, scenario=scenario, check=report, summary=summary,
                      driver_errors=errors)
 
 
-def dapr_versions(runtime: DaprRuntime, run: RunDir) -> dict[str, Any]:
+def dapr_versions(runtime: DaprRuntime, run: RunDir) -> DaprInfo:
     manifest = runtime.root / "build-manifest.json"
     adaptations = json.loads(manifest.read_text()).get("adaptations", []) if manifest.exists() else []
-    return {
-        "runtime": runtime.version, "daprd": runtime.version,
-        "scheduler": logged_version(run.log("scheduler"))
-        or logged_version(run.log("scheduler-0")),
-        "placement": logged_version(run.log("placement")),
-        "cli": None, "source": runtime.source, "adaptations": adaptations,
-    }
+    return DaprInfo(
+        runtime=runtime.version, daprd=runtime.version,
+        scheduler=logged_version(run.log("scheduler")) or logged_version(run.log("scheduler-0")),
+        placement=logged_version(run.log("placement")), cli=None, source=runtime.source,
+        adaptations=adaptations,
+    )
 
 
-def build_summary(run: RunDir, scenario: Scenario, runtime: DaprRuntime, result: CheckResult,
+def _scenario_file(scenario: Scenario) -> str:
+    source = scenario.source.resolve()
+    return str(source.relative_to(REPO_ROOT)) if source.is_relative_to(REPO_ROOT) else str(source)
+
+
+def build_summary(run: RunDir, scenario: Scenario, runtime: DaprRuntime, report: CheckReport,
                   timings: dict[str, float], started: float, metrics: dict[str, Any],
-                  errors: list[str]) -> dict[str, Any]:
-    mechanisms = result.to_dict()["results"]
-    for entry in mechanisms:
-        entry["metrics"] = metrics if entry["mechanism"] == "job" else None
-    return {
-        "run_id": run.run_id, "scenario": scenario.name,
-        "scenario_file": str(scenario.source.resolve().relative_to(REPO_ROOT))
-        if scenario.source.resolve().is_relative_to(REPO_ROOT) else str(scenario.source),
-        "description": scenario.description, "started_at": _iso(started),
-        "finished_at": _iso(time.time()), "duration_s": round(time.time() - started, 3),
-        "dapr": dapr_versions(runtime, run), "harness_commit": harness_commit(),
-        "machine": machine(), "replicas": scenario.replicas, "window_s": scenario.window_s,
-        "passed": result.passed and not errors, "driver_errors": errors, "timings": timings,
-        "mechanisms": mechanisms, "metrics_check": metrics,
-        "faults": [f.model_dump() for f in scenario.faults],
-        "schedulers": scenario.schedulers,
-        "fault_stats": fault_stats(load_history(run.history), scenario, grace_s=result.grace_s)
-        if scenario.faults else None,
-        "calls": [c.to_dict() for c in result.calls],
-        "expect_jobs": [e.to_dict() for e in result.job_expectations],
-        "job_triggers": result.job_triggers,
-        "claims": [c.model_dump() for c in scenario.all_claims],
-    }
+                  errors: list[str]) -> RunSummary:
+    extra = [_metrics_checker(metrics)]
+    if errors:
+        extra.append(CheckerResult("driver", "fail", list(errors)))
+    return assemble_summary(
+        report, scenario, run_id=run.run_id, extra_checkers=extra,
+        scenario_file=_scenario_file(scenario), started_at=_iso(started),
+        finished_at=_iso(time.time()), duration_s=round(time.time() - started, 3),
+        dapr=dapr_versions(runtime, run), provenance=provenance(), machine=machine(),
+        driver_errors=errors, timings=timings, metrics_check=metrics,
+    )

@@ -1,8 +1,9 @@
-"""An architecture-decision record whose every number comes from the latest runs.
+"""The decision record (MADR form) whose every number comes from the latest runs of a clean tree.
 
-"Jobs API or cron binding for scheduled work": the comparison, the replica sweep, the claims,
-the faults and the benchmarks that exist are cited with their run ids; a section whose
-evidence has not been produced yet says which command produces it.
+"How to run scheduled work once when the app has N replicas": every mechanism the comparison
+measured is an option; its pros and cons cite the comparison, the replica sweep, the faults and
+the benchmarks by run id. A section whose evidence has not been produced yet says which command
+produces it.
 """
 
 from __future__ import annotations
@@ -11,171 +12,180 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from tabulate import tabulate
 
-from harness.reports.comparison import latest_per_scenario, load_summaries
+from harness.check import MechanismResult
+from harness.reports.comparison import commit_cell
+from harness.reports.faults import FaultRow, fault_rows, latest_fault_runs
+from harness.summary import RunSummary, latest_per_scenario, load_summaries
 
-__all__ = ["render_adr", "write_adr"]
+__all__ = ["PARTS", "render_adr", "write_adr"]
+
+ADR_NAME = "adr-jobs-api-or-cron-binding.md"
+# What each mechanism needs running beside daprd (from Dapr's docs and this harness's setup).
+PARTS = {
+    "job": "Scheduler service (embedded etcd)",
+    "job-sdk": "Scheduler service; the app speaks gRPC (Dapr SDK)",
+    "binding": "nothing beyond daprd (in-memory cron per sidecar)",
+    "reminder": "Scheduler service, placement, an actor state store",
+    "binding-lock": "a lock store (lock.redis: Redis; alpha component)",
+    "binding-claim": "a state store with first-write concurrency (Redis)",
+    "workflow": "Scheduler service, placement, an actor state store",
+}
+LABELS = {
+    "job": "Jobs API (HTTP)", "job-sdk": "Jobs API through the Python SDK (gRPC)",
+    "binding": "cron input binding", "reminder": "actor reminder",
+    "binding-lock": "cron binding + distributed lock", "binding-claim":
+    "cron binding + first-write claim", "workflow": "workflow with a durable timer",
+}
+ONCE_KINDS = {"job", "job-sdk", "reminder", "workflow", "binding-lock", "binding-claim"}
 
 
-def _by_name(summaries: Sequence[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
-    return [s for s in summaries if s["scenario"] == prefix or s["scenario"].startswith(f"{prefix}[")]
+def _cite(summary: RunSummary) -> str:
+    return f"[{summary.run_id}](evidence/{summary.run_id}.json)"
 
 
-def _entry(summary: dict[str, Any], mechanism: str) -> dict[str, Any] | None:
-    return next((e for e in summary["mechanisms"] if e["mechanism"] == mechanism), None)
+def _named(summaries: Sequence[RunSummary], name: str) -> list[RunSummary]:
+    return [s for s in summaries if s.scenario == name or s.scenario.startswith(f"{name}[")]
 
 
-def _cite(summary: dict[str, Any]) -> str:
-    return f"[{summary['run_id']}](evidence/{summary['run_id']}.json)"
+def _first(summary: RunSummary, mechanism: str) -> MechanismResult | None:
+    return next((e for e in summary.mechanisms if e.mechanism == mechanism), None)
 
 
-def _comparison(summaries: Sequence[dict[str, Any]]) -> tuple[list[str], dict[str, bool]]:
-    found = _by_name(summaries, "comparison")
+def _measured(entry: MechanismResult, summary: RunSummary) -> str:
+    view = entry.across
+    late = entry.lateness_ms
+    timing = (f"lateness p50 {late['p50']} ms, max {late['max']} ms" if late.get("p50") is not None
+              else f"drift {(entry.drift or {}).get('per_tick_ms')} ms per tick")
+    return (f"{entry.triggers_per_tick:g} deliveries per tick over {view.ticks} ticks "
+            f"({view.once} exactly once, {view.duplicated} duplicated, {view.lost} lost, "
+            f"{entry.early} early); {timing} (run {_cite(summary)})")
+
+
+def _fault_line(rows: Sequence[FaultRow], mechanism: str) -> str:
+    mine = [r for r in rows if r.mechanism == mechanism]
+    if not mine:
+        return "no fault runs yet (`python3 -m harness run fault-... --repeat 2`)"
+    ticks = sum(r.ticks for r in mine)
+    lost = sum(r.lost.high for r in mine)
+    dup = sum(r.duplicated.high for r in mine)
+    worst = max(mine, key=lambda r: (r.lost.high + r.duplicated.high, r.ticks))
+    return (f"under {len(mine)} fault scenarios, {lost} lost and {dup} duplicated of {ticks} "
+            f"ticks (up to {1000 * (lost + dup) / max(ticks, 1):.1f} per 1,000); worst: "
+            f"{worst.scenario} ({worst.lost} lost, {worst.duplicated} duplicated)")
+
+
+def _options(comparison: RunSummary | None, rows: Sequence[FaultRow]) -> list[str]:
+    if comparison is None:
+        return ["No comparison run yet: `python3 -m harness run comparison`."]
+    lines = []
+    for entry in comparison.mechanisms:
+        once = entry.across.once.high == entry.across.ticks > 0 and not entry.across.duplicated.high
+        label = LABELS.get(entry.mechanism, entry.mechanism)
+        lines += [f"### {label} (`{entry.mechanism}` `{entry.name}`)", "",
+                  f"- Measured: {_measured(entry, comparison)}.",
+                  f"- {'Good' if once else 'Bad'}: "
+                  + ("ran once per tick across the replicas." if once else
+                     f"did not run once per tick across {comparison.replicas} replicas."),
+                  f"- Faults: {_fault_line(rows, entry.mechanism)}.",
+                  f"- Parts to run: {PARTS.get(entry.mechanism, '?')}.", ""]
+    return lines
+
+
+def _sweep(summaries: Sequence[RunSummary]) -> list[str]:
+    found = sorted(_named(summaries, "replica-sweep"), key=lambda s: s.replicas)
     if not found:
-        return ["No comparison run yet: `python -m harness run comparison`."], {}
-    s = found[0]
-    job, binding = _entry(s, "job"), _entry(s, "binding")
-    assert job and binding
-    lines = [
-        f"With {s['replicas']} replicas of one app-id on Dapr {s['dapr']['runtime']}, over "
-        f"{s['window_s']:g} s (run {_cite(s)}):", "",
-        f"- the job `{job['schedule']}` had {job['ticks_expected']} ticks and "
-        f"{job['triggers_per_tick']:g} trigger per tick: {job['exactly_once_ticks']} ticks exactly "
-        f"once, {job['duplicated_ticks']} duplicated, {job['lost_ticks']} lost, "
-        f"{job['early_triggers']} early; lateness p50 {job['lateness_ms']['p50']} ms, "
-        f"max {job['lateness_ms']['max']} ms;",
-        f"- the cron binding `{binding['schedule']}` had {binding['triggers_per_tick']:g} triggers "
-        f"per tick ({binding['per_replica_view']['once']} of "
-        f"{binding['per_replica_view']['ticks_expected']} replica-ticks fired once on their "
-        f"replica): {binding['exactly_once_ticks']} ticks exactly once across replicas, "
-        f"{binding['duplicated_ticks']} duplicated.",
-    ]
-    facts = {"job_once": job["exactly_once_ticks"] == job["ticks_expected"] > 0,
-             "binding_per_replica": binding["triggers_per_tick"] >= s["replicas"] > 1}
-    return lines, facts
-
-
-def _sweep(summaries: Sequence[dict[str, Any]]) -> list[str]:
-    found = sorted(_by_name(summaries, "replica-sweep"), key=lambda s: s["replicas"])
-    if not found:
-        return ["No replica sweep yet: `python -m harness run replica-sweep`."]
-    rows = [[s["replicas"], (_entry(s, "job") or {}).get("triggers_per_tick"),
-             (_entry(s, "binding") or {}).get("triggers_per_tick"), _cite(s)] for s in found]
-    return [tabulate(rows, headers=["replicas", "job triggers/tick", "binding triggers/tick", "run"],
-                     tablefmt="github")]
-
-
-def _claims(summaries: Sequence[dict[str, Any]]) -> list[str]:
-    rows = []
-    for s in summaries:
-        for claim in s.get("claims") or ([s["claim"]] if s.get("claim") else []):
-            verdict = claim.get("verdict") if s.get("passed") else "CHANGED: re-examine"
-            rows.append([claim.get("id"), claim.get("statement"), verdict, _cite(s)])
-    if not rows:
-        return ["No claim runs yet: `pytest scenarios/ -k claim` then `python -m harness claims`."]
-    wrong = [r for r in rows if r[2] != "holds"]
-    head = f"{len(rows)} claims checked on real Dapr; {len(rows) - len(wrong)} hold. Those that do not:"
-    table = tabulate(sorted(wrong, key=lambda r: str(r[0])),
-                     headers=["claim", "statement", "verdict", "run"], tablefmt="github")
-    return [head, "", table if wrong else "(none)", "", "All claims: [claims.md](claims.md)."]
-
-
-def _faults(summaries: Sequence[dict[str, Any]]) -> list[str]:
-    """One row per fault scenario and mechanism, summed over its jobs or bindings."""
-    rows = []
-    for s in summaries:
-        if not (s.get("faults") and s["scenario"].startswith("fault-")):
-            continue
-        kinds = ", ".join(f["kind"] for f in s["faults"])
-        for mechanism in ("job", "binding"):
-            entries = [e for e in s["mechanisms"] if e["mechanism"] == mechanism]
-            if not entries:
-                continue
-            view = "per_replica_view" if mechanism == "binding" else None
-            lost = sum(e[view]["lost"] if view else e["lost_ticks"] for e in entries)
-            dup = sum(e[view]["duplicated"] if view else e["duplicated_ticks"] for e in entries)
-            ticks = sum(e[view]["ticks_expected"] if view else e["ticks_expected"] for e in entries)
-            verdict = "pass" if all(e["verdict"] in ("pass", "n/a") for e in entries) else "fail"
-            rows.append([kinds, mechanism, ticks, lost, dup, verdict, _cite(s)])
-    if not rows:
-        return ["No fault runs yet: `pytest scenarios/ -k fault` then `python -m harness faults`."]
-    return ["Job ticks are counted across replicas; binding ticks per (replica, tick), since each "
-            "sidecar runs its own cron.", "",
-            tabulate(rows, headers=["fault", "mechanism", "ticks", "lost", "duplicated",
-                                    "verdict", "run"], tablefmt="github"),
-            "", "Rates over repeated trials, lateness and replays: [faults.md](faults.md)."]
+        return ["No replica sweep yet: `python3 -m harness run replica-sweep`."]
+    kinds = list(dict.fromkeys(e.mechanism for s in found for e in s.mechanisms))
+    rows = [[s.replicas, *[(f"{e.triggers_per_tick:g}" if (e := _first(s, k)) else "-") for k in kinds],
+             _cite(s)] for s in found]
+    return [tabulate(rows, headers=["replicas", *(f"{k} deliveries/tick" for k in kinds), "run"],
+                     tablefmt="github", disable_numparse=True)]
 
 
 def _bench(bench_json: Path) -> list[str]:
     if not bench_json.exists():
-        return ["No benchmark yet: `python -m harness bench`."]
-    bench = json.loads(bench_json.read_text())["benchmarks"]
-    lines = []
-    if "scheduling" in bench:
-        f = bench["scheduling"]["figures"]["full_speed"]["accepted_per_s"]
-        lines.append(f"- job creations accepted: {f['median']:g}/s median (n={f['n']}) at full speed")
-    if "triggering" in bench:
-        for n, f in bench["triggering"]["figures"].items():
-            lines.append(f"- {n} jobs due at once: {f['triggers_per_s']['median']:g} triggers/s, "
-                         f"{f['duplicated_jobs']} duplicated, {f['missing_jobs']} missing")
-    if "precision" in bench:
-        for m, f in bench["precision"]["figures"].items():
-            lines.append(f"- {m} `@every 1s` lateness p99 {f['p99']['median']:g} ms, "
-                         f"max {f['max']['median']:g} ms")
-    if "cost" in bench and "3" in bench["cost"]["figures"]:
-        f = bench["cost"]["figures"]["3"]
-        lines.append(f"- 3 replicas ready in {f['ready_s']['median']:g} s")
-    return lines + ["", "Full figures: [bench.md](bench.md)."]
+        return ["No benchmark yet: `python3 -m harness bench`."]
+    return [f"Throughput, precision, drift and cost beside Dapr's own targets: [bench.md](bench.md) "
+            f"(`{bench_json.name}`, {len(json.loads(bench_json.read_text()).get('benchmarks', {}))} "
+            "benchmarks)."]
 
 
-def _decision(facts: dict[str, bool]) -> list[str]:
-    if not facts:
+def _decision(comparison: RunSummary | None) -> list[str]:
+    if comparison is None:
         return ["Undecided: the comparison has not been run."]
-    if facts["job_once"] and facts["binding_per_replica"]:
+    once = [e.mechanism for e in comparison.mechanisms
+            if e.across.once.high == e.across.ticks > 0 and not e.across.duplicated.high]
+    binding = _first(comparison, "binding")
+    per_replica = binding is not None and binding.triggers_per_tick >= comparison.replicas > 1
+    if "job" in once and per_replica:
         return [
-            "Use the **Jobs API** for scheduled work that must run once per tick for the whole "
-            "app (the Task API cleanup): observed once per tick across replicas, while a cron "
-            "binding ran on every replica. Use a **cron binding** only for work that should run "
-            "in every replica (per-instance housekeeping).",
-            "",
-            "Dapr promises at-least-once delivery for jobs, not exactly-once: keep the handler "
-            "idempotent, and read the fault evidence for how often duplicates appear.",
+            "Chosen option: **Jobs API**, because it ran once per tick across the replicas with "
+            "only the Scheduler service beside daprd, while a cron binding ran on every replica "
+            f"({binding.triggers_per_tick:g} deliveries per tick with {comparison.replicas} "
+            "replicas). Use a cron binding only for work that must run in every replica.",
         ]
-    return ["The evidence does not support the claim as stated; see the comparison above before "
-            "choosing."]
+    return ["The evidence does not support choosing the Jobs API as stated; see the options above."]
 
 
-def render_adr(summaries: Sequence[dict[str, Any]], bench_json: Path) -> str:
-    comparison, facts = _comparison(summaries)
-    versions = sorted({s["dapr"]["runtime"] for s in summaries}) or ["?"]
+CONSEQUENCES = [
+    "- Good: one delivery per tick for the whole app-id in fault-free runs, on the Scheduler's "
+    "grid (no drift), with retries by failure policy.",
+    "- Bad: delivery is at-least-once, not exactly-once: under faults (a paused replica's "
+    "stream, a replica killed mid-delivery) a tick can be delivered twice, so the handler must "
+    "be idempotent (faults.md counts how often).",
+    "- Bad: after a Scheduler member is lost, ticks stall until its leadership lease (20 s) "
+    "expires and are then replayed back to back; work must tolerate that lateness.",
+    "- Neutral: the Scheduler service (and its etcd data) becomes part of what operations run "
+    "and back up.",
+]
+
+
+def render_adr(summaries: Sequence[RunSummary], fault_runs: dict[str, list[RunSummary]],
+               bench_json: Path) -> str:
+    comparison = next(iter(_named(summaries, "comparison")), None)
+    rows = fault_rows(fault_runs)
+    cited = [*summaries, *(s for found in fault_runs.values() for s in found)]
+    versions = sorted({s.dapr.version for s in cited}) or ["?"]
+    commits = sorted({commit_cell(s) for s in cited}) or ["?"]
     return "\n".join([
-        "# ADR: Jobs API or cron binding for scheduled work", "",
-        "_Generated by `python -m harness adr` from the latest runs; every number links to the "
-        "run it comes from. Do not edit by hand._", "",
+        "# Run scheduled work once across N replicas: Jobs API or cron binding (and the rest)", "",
+        "_Generated by `python3 -m harness adr` from the latest runs of a clean tree; every "
+        "number links to the run it comes from. Do not edit by hand._", "",
         f"- Status: proposed, on evidence from Dapr {', '.join(versions)}",
-        f"- Date: {time.strftime('%Y-%m-%d')}", "",
-        "## Context", "",
+        f"- Date: {time.strftime('%Y-%m-%d')}",
+        f"- Evidence: harness commit(s) {', '.join(commits)}", "",
+        "## Context and problem statement", "",
         "The Task API must clean up completed todos on a schedule while it runs as several "
-        "replicas of one app-id. Dapr offers two schedulers: the Jobs API (jobs stored in the "
-        "Scheduler service, which calls `POST /job/{name}` on one replica) and the cron input "
-        "binding (a component that every sidecar runs in its own memory).", "",
-        "## Evidence", "", "### Across replicas", "", *comparison, "",
+        "replicas of one app-id. Which Dapr mechanism runs that work once per tick for the "
+        "whole app, and what happens to it when a replica, a sidecar or the Scheduler fails?", "",
+        "## Decision drivers", "",
+        "- Once per tick across replicas (no tick lost, none run twice).",
+        "- What each fault does: lost, duplicated and late ticks per 1,000.",
+        "- Lateness and drift against the schedule.",
+        "- The parts to run beside daprd, and the minimum Dapr version (see versions.md when present).", "",
+        "## Considered options", "",
+        *[f"- {LABELS.get(e.mechanism, e.mechanism)}" for e in (comparison.mechanisms if comparison else [])], "",
+        "## Decision outcome", "", *_decision(comparison), "",
+        "### Consequences", "", *CONSEQUENCES, "",
+        "## Pros and cons of the options", "", *_options(comparison, rows),
         "### Replica sweep", "", *_sweep(summaries), "",
-        "### Claims", "", *_claims(summaries), "",
-        "### Faults", "", *_faults(summaries), "",
-        "### Throughput, precision, cost", "", *_bench(bench_json), "",
-        "## Decision", "", *_decision(facts), "",
+        "## More information", "",
+        "- Every claim of the Jobs API lesson, tested: [claims.md](claims.md).",
+        "- Faults per mechanism with rates and bounds: [faults.md](faults.md).",
+        *_bench(bench_json), "",
     ])
 
 
-def write_adr(runs_dir: Path, out_dir: Path) -> Path:
-    summaries = latest_per_scenario(load_summaries(runs_dir))
+def write_adr(runs_dir: Path, out_dir: Path, *, allow_dirty: bool = False) -> Path:
+    loaded = load_summaries(runs_dir)
+    summaries = latest_per_scenario(loaded, clean_only=not allow_dirty)
     if not summaries:
-        raise ValueError(f"no runs with a summary.json under {runs_dir}; "
-                         "run `pytest scenarios/` or `python -m harness run` first")
-    out = out_dir / "adr-jobs-api-or-cron-binding.md"
-    out.write_text(render_adr(summaries, out_dir / "bench.json"), encoding="utf-8")
+        raise ValueError(f"no runs of a clean tree with a summary.json under {runs_dir}; "
+                         "run `python3 -m harness run` from a committed tree first")
+    fault_runs = latest_fault_runs(loaded, allow_dirty=allow_dirty)
+    out = out_dir / ADR_NAME
+    out.write_text(render_adr(summaries, fault_runs, out_dir / "bench.json"), encoding="utf-8")
     return out

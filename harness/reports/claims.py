@@ -11,7 +11,6 @@ the cell says so. ``write_claims`` renders ``claims.md`` and copies every cited 
 from __future__ import annotations
 
 import fnmatch
-import shutil
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -21,7 +20,9 @@ from typing import Any
 
 import yaml
 
-from harness.reports.comparison import latest_per_scenario, load_summaries
+from harness.check import CallResult, MechanismResult
+from harness.reports.comparison import commit_cell
+from harness.summary import RunSummary, copy_evidence, latest_runs, load_summaries
 from harness.scenario.model import Claim, Scenario, load_scenario
 
 __all__ = [
@@ -42,13 +43,13 @@ class ClaimRow:
     claim: Claim
     scenario: Scenario  # the file that records the claim
     evidence_scenario: str  # the scenario whose run is the evidence
-    summary: dict[str, Any] | None  # that scenario's latest run, if any
+    summary: RunSummary | None  # that scenario's latest run, if any
 
     @property
     def verdict(self) -> str:
         if self.summary is None:
             return NOT_RUN
-        return self.claim.verdict if self.summary.get("passed") else CHANGED
+        return self.claim.verdict if self.summary.passed else CHANGED
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,22 +83,21 @@ def load_claim_scenarios(directory: Path) -> list[Scenario]:
     return scenarios
 
 
-def _latest(summaries: Sequence[dict[str, Any]], name: str) -> dict[str, Any] | None:
+def _latest(summaries: Sequence[RunSummary], name: str, clean_only: bool) -> RunSummary | None:
     """The newest run of scenario ``name`` (or of any value of a sweep named ``name``)."""
-    matching = [s for s in summaries
-                if s.get("scenario") == name or str(s.get("scenario", "")).startswith(name + "[")]
-    newest = latest_per_scenario(matching)
-    return max(newest, key=lambda s: (str(s.get("started_at") or ""), str(s.get("run_id"))),
-               default=None)
+    names = {s.scenario for s in summaries if s.scenario == name or s.scenario.startswith(name + "[")}
+    newest = [run for n in names for run in latest_runs(summaries, n, clean_only=clean_only)]
+    return max(newest, key=RunSummary.age_key, default=None)
 
 
-def claim_rows(scenarios: Sequence[Scenario], summaries: Sequence[dict[str, Any]]) -> list[ClaimRow]:
+def claim_rows(scenarios: Sequence[Scenario], summaries: Sequence[RunSummary], *,
+               clean_only: bool = False) -> list[ClaimRow]:
     """One row per claim, in claim id order (C2a before C10)."""
     rows = []
     for scenario in scenarios:
         for claim in scenario.all_claims:
             name = claim.shown_by or scenario.name
-            rows.append(ClaimRow(claim, scenario, name, _latest(summaries, name)))
+            rows.append(ClaimRow(claim, scenario, name, _latest(summaries, name, clean_only)))
     return sorted(rows, key=lambda row: _id_key(row.claim.id))
 
 
@@ -115,31 +115,30 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{round(float(value), digits):g}"
 
 
-def _call_label(call: dict[str, Any]) -> str:
-    return f"{call.get('method')} {call.get('api')}/jobs/{call.get('job')}"
+def _call_label(call: CallResult) -> str:
+    return f"{call.method} {call.api}/jobs/{call.job}"
 
 
-def _call_status(call: dict[str, Any]) -> str:
-    status = call.get("observed_status")
-    shown = "no answer" if status is None else str(status)
-    if call.get("verdict") == "fail":
-        shown += f" (expected {call.get('expect_status')})"
+def _call_status(call: CallResult) -> str:
+    shown = "no answer" if call.observed_status is None else str(call.observed_status)
+    if call.verdict == "fail":
+        shown += f" (expected {call.expect_status})"
     return shown
 
 
-def _calls_text(claim: Claim, summary: dict[str, Any]) -> str | None:
-    calls = [c for c in summary.get("calls") or []
-             if c.get("id") and any(fnmatch.fnmatchcase(c["id"], p) for p in claim.calls)]
+def _calls_text(claim: Claim, summary: RunSummary) -> str | None:
+    calls = [c for c in summary.calls
+             if c.id and any(fnmatch.fnmatchcase(c.id, p) for p in claim.calls)]
     if not claim.calls:
         return None
     if not calls:
         return "calls: none in this run"
-    checked = sum(len(c.get("checks") or []) for c in calls)
-    passed = sum(c.get("verdict") == "pass" for c in calls)
+    checked = sum(len(c.checks) for c in calls)
+    passed = sum(c.verdict == "pass" for c in calls)
     if len(calls) <= _INLINE_CALLS:
         parts = [f"`{_call_label(c)}` → {_call_status(c)}" for c in calls]
     else:
-        groups = Counter((c.get("method"), c.get("api"), _call_status(c)) for c in calls)
+        groups = Counter((c.method, c.api, _call_status(c)) for c in calls)
         parts = [f"{n}× {method} {api} → {status}" for (method, api, status), n in groups.items()]
     tail = f" ({passed}/{len(calls)} as expected" + (f", {checked} body checks" if checked else "")
     return "; ".join(parts) + tail + ")"
@@ -150,48 +149,46 @@ def _statuses(stats: dict[str, Any]) -> str:
     return ", ".join(f"{status}×{n}" for status, n in answers.items())
 
 
-def _recreated(summary: dict[str, Any], name: str) -> bool:
+def _recreated(summary: RunSummary, name: str) -> bool:
     """Whether a POST call replaced the job (an overwrite): its tick model is the old schedule's."""
-    return any(c.get("method") == "POST" and c.get("job") == name
-               and 200 <= int(c.get("observed_status") or 0) < 300
-               for c in summary.get("calls") or [])
+    return any(c.method == "POST" and c.job == name and 200 <= (c.observed_status or 0) < 300
+               for c in summary.calls)
 
 
-def _ticks(entry: dict[str, Any] | None) -> str | None:
-    """Tick-model numbers of a job, when it had ticks or early triggers to show."""
-    if not entry or (not entry.get("ticks_expected") and not entry.get("early_triggers")):
+def _ticks(entry: MechanismResult | None) -> str | None:
+    """Tick-model numbers of a job, when it had ticks or early attempts to show."""
+    if not entry or (not entry.across.ticks and not entry.early):
         return None
-    late = (entry.get("lateness_ms") or {}).get("max")
-    if str(entry.get("schedule", "")).startswith("dueTime"):  # one-time: one tick, retries aside
-        return (f"{entry.get('early_triggers')} early"
+    late = entry.lateness_ms.get("max")
+    if entry.schedule.startswith("dueTime"):  # one-time: one tick, retries aside
+        return (f"{entry.early} early"
                 + (f", first {_num(late, 1)} ms after its due time" if late is not None else ""))
-    return (f"ticks {entry.get('ticks_expected')}: once {entry.get('exactly_once_ticks')}, "
-            f"lost {entry.get('lost_ticks')}, duplicated {entry.get('duplicated_ticks')}, "
-            f"early {entry.get('early_triggers')}"
+    view = entry.across
+    return (f"ticks {view.ticks}: once {view.once}, lost {view.lost}, duplicated "
+            f"{view.duplicated}, early {entry.early}"
             + (f", lateness ≤ {_num(late, 1)} ms" if late is not None else ""))
 
 
-def _mechanism(summary: dict[str, Any], kind: str, name: str) -> dict[str, Any] | None:
-    return next((m for m in summary.get("mechanisms") or []
-                 if m.get("mechanism") == kind and m.get("name") == name), None)
+def _mechanism(summary: RunSummary, kind: str, name: str) -> MechanismResult | None:
+    return next((m for m in summary.mechanisms if m.mechanism == kind and m.name == name), None)
 
 
-def _windows(summary: dict[str, Any], name: str) -> list[str]:
+def _windows(summary: RunSummary, name: str) -> list[str]:
     """The expect_jobs entries of ``name`` that look at part of the window."""
     out = []
-    for entry in summary.get("expect_jobs") or []:
-        if entry.get("job") != name or (entry.get("from_s"), entry.get("until_s")) == (None, None):
+    for entry in summary.expect_jobs:
+        if entry.job != name or (entry.from_s, entry.until_s) == (None, None):
             continue
-        lo, hi = entry.get("from_s"), entry.get("until_s")
+        lo, hi = entry.from_s, entry.until_s
         span = f"{_num(lo or 0)}–{_num(hi) if hi is not None else 'end'} s"
-        gaps = entry.get("spacing_s")
-        out.append(f"{span}: {entry.get('triggers')}"
+        gaps = entry.spacing_s
+        out.append(f"{span}: {entry.triggers}"
                    + (f" ({_num(gaps['min'])}–{_num(gaps['max'])} s apart)" if gaps else ""))
     return out
 
 
-def _job_text(summary: dict[str, Any], name: str) -> str:
-    stats = (summary.get("job_triggers") or {}).get(name)
+def _job_text(summary: RunSummary, name: str) -> str:
+    stats = summary.job_triggers.get(name)
     mechanism = _mechanism(summary, "job", name)
     if stats is None and mechanism is None:
         return f"`{name}`: not in this run"
@@ -205,14 +202,13 @@ def _job_text(summary: dict[str, Any], name: str) -> str:
         if gaps:
             parts.append(f"{_num(gaps['min'])}–{_num(gaps['max'])} s apart")
         per_replica = stats.get("per_replica") or {}
-        replicas = int(summary.get("replicas") or 1)
+        replicas = summary.replicas or 1
         if replicas > 1 and stats.get("triggers"):
             parts.append("per replica " + "/".join(str(per_replica.get(str(r), 0))
                                                    for r in range(replicas)))
     elif mechanism is not None:
-        parts.append(f"{mechanism.get('triggers')} triggers, "
-                     f"{_num(mechanism.get('triggers_per_tick'), 2)} per tick, per replica "
-                     + "/".join(str(v) for v in (mechanism.get("per_replica") or {}).values()))
+        parts.append(f"{mechanism.triggers} triggers, {_num(mechanism.triggers_per_tick, 2)} per "
+                     "tick, per replica " + "/".join(str(v) for v in mechanism.per_replica.values()))
     if not _recreated(summary, name) and (ticks := _ticks(mechanism)):
         parts.append(ticks)
     windows = _windows(summary, name)
@@ -221,16 +217,15 @@ def _job_text(summary: dict[str, Any], name: str) -> str:
     return f"`{name}`: " + ", ".join(parts)
 
 
-def _binding_text(summary: dict[str, Any], name: str) -> str:
+def _binding_text(summary: RunSummary, name: str) -> str:
     entry = _mechanism(summary, "binding", name)
     if entry is None:
         return f"binding `{name}`: not in this run"
-    view = entry.get("per_replica_view") or {}
-    per_replica = "/".join(str(v) for v in (entry.get("per_replica") or {}).values())
-    return (f"binding `{name}`: {entry.get('triggers')} triggers, "
-            f"{_num(entry.get('triggers_per_tick'), 2)} per tick, per replica {per_replica}; "
-            f"per (replica, tick): once {view.get('once')}, duplicated {view.get('duplicated')}, "
-            f"lost {view.get('lost')} of {view.get('ticks_expected')}")
+    view = entry.per_replica_view
+    per_replica = "/".join(str(v) for _, v in sorted(entry.per_replica.items()))
+    return (f"binding `{name}`: {entry.triggers} triggers, {_num(entry.triggers_per_tick, 2)} "
+            f"per tick, per replica {per_replica}; per (replica, tick): once {view.once}, "
+            f"duplicated {view.duplicated}, lost {view.lost} of {view.ticks}")
 
 
 def evidence_text(row: ClaimRow) -> str:
@@ -238,16 +233,13 @@ def evidence_text(row: ClaimRow) -> str:
     summary = row.summary
     if summary is None:
         return "no run yet"
-    parts = [f"{summary.get('replicas')} replica(s), window {_num(summary.get('window_s'))} s"]
+    parts = [f"{summary.replicas} replica(s), window {_num(summary.window_s)} s"]
     if text := _calls_text(row.claim, summary):
         parts.append(text)
     parts += [_job_text(summary, name) for name in row.claim.jobs]
     parts += [_binding_text(summary, name) for name in row.claim.bindings]
-    if not summary.get("passed"):
-        reasons = [r for m in summary.get("mechanisms") or [] for r in m.get("reasons") or []]
-        reasons += [r for c in summary.get("calls") or [] for r in c.get("reasons") or []]
-        reasons += [r for e in summary.get("expect_jobs") or [] for r in e.get("reasons") or []]
-        reasons += list(summary.get("driver_errors") or [])
+    if not summary.passed:
+        reasons = [r for c in summary.checkers if not c.valid for r in c.reasons]
         parts.append("run FAILED: " + ("; ".join(reasons[:4]) or "see its summary"))
     return "; ".join(parts)
 
@@ -268,16 +260,16 @@ def _run_cell(row: ClaimRow, scenarios_link: str) -> str:
     link = f"[{row.evidence_scenario}]({scenarios_link}/{source})"
     if row.summary is None:
         return f"{link}, no run"
-    run_id = row.summary.get("run_id")
+    run_id = row.summary.run_id
     return f"{link}, run [{run_id}](evidence/{run_id}.json)"
 
 
 def _header(rows: Sequence[ClaimRow], generated_at: str) -> list[str]:
-    summaries = {r.summary["run_id"]: r.summary for r in rows if r.summary is not None}
-    runs = sorted(summaries.values(), key=lambda s: str(s.get("started_at") or ""))
-    versions = sorted({str((s.get("dapr") or {}).get("daprd") or "?") for s in runs}) or ["?"]
-    commits = sorted({str(s.get("harness_commit") or "unknown") for s in runs})
-    starts = [str(s.get("started_at")) for s in runs if s.get("started_at")]
+    summaries = {r.summary.run_id: r.summary for r in rows if r.summary is not None}
+    runs = sorted(summaries.values(), key=RunSummary.age_key)
+    versions = sorted({s.dapr.version for s in runs}) or ["?"]
+    commits = sorted({commit_cell(s) for s in runs})
+    starts = [s.started_at for s in runs if s.started_at]
     counts = Counter(row.verdict for row in rows)
     order = ["holds", "wrong", "partly", CHANGED, NOT_RUN]
     tally = ", ".join(f"{counts[v]} {v}" for v in order if counts[v])
@@ -291,7 +283,7 @@ def _header(rows: Sequence[ClaimRow], generated_at: str) -> list[str]:
          "processes on 127.0.0.1)"),
         f"- Runs: {len(runs)}" + (f", from {starts[0]} to {starts[-1]}" if starts else ""),
         "- Replicas and windows: " + "; ".join(
-            f"{s.get('scenario')} {s.get('replicas')} replica(s), {_num(s.get('window_s'))} s"
+            f"{s.scenario} {s.replicas} replica(s), {_num(s.window_s)} s"
             for s in runs),
         f"- Harness commit(s): {', '.join(commits) or 'unknown'}",
         f"- Generated: {generated_at}",
@@ -335,18 +327,16 @@ def render_claims(rows: Sequence[ClaimRow], *, generated_at: str | None = None,
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_claims(runs_dir: Path, out_dir: Path, scenarios_dir: Path) -> list[Path]:
-    """Write ``claims.md`` and the evidence copies of every run it cites."""
+def write_claims(runs_dir: Path, out_dir: Path, scenarios_dir: Path, *,
+                 allow_dirty: bool = False) -> list[Path]:
+    """Write ``claims.md`` and the evidence copies of every run it cites (runs of a clean tree
+    unless ``allow_dirty``)."""
     scenarios = load_claim_scenarios(scenarios_dir)
     if not scenarios:
         raise ValueError(f"no claim scenarios under {scenarios_dir}")
-    rows = claim_rows(scenarios, load_summaries(runs_dir))
-    written = []
-    for run_id in sorted({str(r.summary["run_id"]) for r in rows if r.summary is not None}):
-        evidence = out_dir / "evidence" / f"{run_id}.json"
-        evidence.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(runs_dir / run_id / "summary.json", evidence)
-        written.append(evidence)
+    rows = claim_rows(scenarios, load_summaries(runs_dir), clean_only=not allow_dirty)
+    cited = list({r.summary.run_id: r.summary for r in rows if r.summary is not None}.values())
+    written = copy_evidence(runs_dir, out_dir / "evidence", cited)
     doc = out_dir / "claims.md"
     doc.write_text(render_claims(rows), encoding="utf-8")
     return [doc, *written]

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from tabulate import tabulate
 
+from harness.check import MechanismResult
+from harness.summary import RunSummary, load_summary
+
 __all__ = ["UnknownRun", "compare_runs", "find_summary"]
 
-FIELDS = ("ticks_expected", "triggers", "triggers_per_tick", "exactly_once_ticks",
-          "duplicated_ticks", "lost_ticks", "early_triggers", "verdict")
+FIELDS = ("ticks", "attempts", "deliveries", "retries", "triggers_per_tick", "once",
+          "duplicated", "lost", "early", "verdict")
 LATENESS = ("p50", "p99", "max")
 
 
@@ -19,9 +21,9 @@ class UnknownRun(LookupError):
     pass
 
 
-def find_summary(runs_dir: Path, evidence_dir: Path, run_id: str) -> dict[str, Any]:
+def find_summary(runs_dir: Path, evidence_dir: Path, run_id: str) -> RunSummary:
     """A run's summary by full id or its number prefix, from the runs or the committed evidence."""
-    candidates = sorted({p.stem for p in evidence_dir.glob("*.json")}
+    candidates = sorted({p.stem for p in evidence_dir.glob("*.json") if "." not in p.stem}
                         | {p.parent.name for p in runs_dir.glob("*/summary.json")})
     matches = [c for c in candidates if c == run_id or c.startswith(f"{run_id}-")]
     if len(matches) != 1:
@@ -30,20 +32,23 @@ def find_summary(runs_dir: Path, evidence_dir: Path, run_id: str) -> dict[str, A
                          f"and the files of {evidence_dir}")
     for path in (runs_dir / matches[0] / "summary.json", evidence_dir / f"{matches[0]}.json"):
         if path.exists():
-            return json.loads(path.read_text())
+            return load_summary(path)
     raise UnknownRun(f"run {matches[0]!r} has no summary")
 
 
-def _entries(summary: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(e["mechanism"], e["name"]): e for e in summary.get("mechanisms", [])}
+def _entries(summary: RunSummary) -> dict[tuple[str, str], MechanismResult]:
+    return {(e.mechanism, e.name): e for e in summary.mechanisms}
 
 
-def _value(entry: dict[str, Any] | None, field: str) -> Any:
+def _value(entry: MechanismResult | None, field: str) -> Any:
     if entry is None:
         return None
     if field in LATENESS:
-        return entry["lateness_ms"].get(field)
-    return entry.get(field)
+        return entry.lateness_ms.get(field)
+    if field in ("ticks", "once", "duplicated", "lost"):
+        value = getattr(entry.across, field)
+        return value if isinstance(value, int) else str(value)
+    return getattr(entry, field)
 
 
 def _delta(a: Any, b: Any) -> str:
@@ -52,14 +57,14 @@ def _delta(a: Any, b: Any) -> str:
     return "" if a == b else "changed"
 
 
-def compare_runs(a: dict[str, Any], b: dict[str, Any]) -> str:
+def compare_runs(a: RunSummary, b: RunSummary) -> str:
     """A Markdown report: context of each run, then every figure that differs."""
     context = [[key, a_val, b_val] for key, a_val, b_val in (
-        ("run", a["run_id"], b["run_id"]), ("scenario", a["scenario"], b["scenario"]),
-        ("Dapr", a["dapr"]["runtime"], b["dapr"]["runtime"]),
-        ("harness commit", a.get("harness_commit"), b.get("harness_commit")),
-        ("replicas", a["replicas"], b["replicas"]), ("window (s)", a["window_s"], b["window_s"]),
-        ("passed", a["passed"], b["passed"]))]
+        ("run", a.run_id, b.run_id), ("scenario", a.scenario, b.scenario),
+        ("Dapr", a.dapr.version, b.dapr.version),
+        ("harness commit", a.provenance.commit, b.provenance.commit),
+        ("replicas", a.replicas, b.replicas), ("window (s)", a.window_s, b.window_s),
+        ("verdict", a.verdict, b.verdict))]
     rows = []
     ea, eb = _entries(a), _entries(b)
     for key in sorted(set(ea) | set(eb)):

@@ -10,8 +10,6 @@ Plots are drawn on matplotlib's Agg canvas directly (no pyplot, no display, no g
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -22,60 +20,34 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tabulate import tabulate
 
+from harness.check import MechanismResult
 from harness.run.history import History, Trigger, load_history
+from harness.summary import RunSummary, copy_evidence, latest_per_scenario, load_summaries
 
 __all__ = [
     "DEFAULT_TITLE",
     "fault_spans",
-    "latest_per_scenario",
-    "load_summaries",
+    "headline_table",
     "mechanism_table",
     "plot_lateness",
-    "headline_table",
-    "update_readme",
     "plot_timeline",
     "render_comparison",
+    "update_readme",
     "write_reports",
 ]
 
 DEFAULT_TITLE = "Jobs API vs cron binding across replicas"
 TABLE_HEADERS = [
-    "scenario", "Dapr", "mechanism", "name", "replicas", "schedule", "window (s)",
-    "ticks expected", "triggers", "triggers/tick", "per replica", "exactly-once ticks",
+    "scenario", "Dapr", "mechanism", "name", "replicas", "schedule", "window (s)", "ticks",
+    "attempts", "deliveries", "retries", "triggers/tick", "per replica", "exactly once",
     "duplicated", "lost", "early", "per-replica view (once/dup/lost of n)",
-    "lateness p50 (ms)", "p99 (ms)", "max (ms)", "faults", "verdict", "run id",
+    "before/after window", "unexplained", "lateness p50 (ms)", "p99 (ms)", "max (ms)",
+    "drift (ms/tick)", "faults", "verdict", "commit", "run id",
 ]
 _MECHANISM_STYLE = {  # mechanism -> (marker, colour, y offset within a replica's row)
     "job": ("o", "tab:blue", -0.12),
     "binding": ("s", "tab:orange", 0.12),
 }
-
-
-# --------------------------------------------------------------------------------------------
-# Loading
-# --------------------------------------------------------------------------------------------
-
-
-def load_summaries(runs_dir: Path) -> list[dict[str, Any]]:
-    """Every ``<runs_dir>/*/summary.json``, sorted by run id; dirs without one are skipped."""
-    if not runs_dir.is_dir():
-        return []
-    summaries = [json.loads(p.read_text(encoding="utf-8")) for p in runs_dir.glob("*/summary.json")]
-    return sorted(summaries, key=lambda s: str(s.get("run_id", "")))
-
-
-def latest_per_scenario(summaries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The newest run of each scenario name (sweep instances count as scenarios), by name."""
-    newest: dict[str, dict[str, Any]] = {}
-    for summary in summaries:
-        name = str(summary.get("scenario", "?"))
-        if name not in newest or _age_key(summary) > _age_key(newest[name]):
-            newest[name] = summary
-    return [newest[name] for name in sorted(newest)]
-
-
-def _age_key(summary: dict[str, Any]) -> tuple[str, str]:
-    return str(summary.get("started_at") or ""), str(summary.get("run_id") or "")
 
 
 def _history_of(runs_dir: Path, run_id: str) -> tuple[History, str | None]:
@@ -104,63 +76,67 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else str(round(value))
 
 
-def _per_replica(entry: dict[str, Any]) -> str:
-    counts = {int(k): int(v) for k, v in (entry.get("per_replica") or {}).items()}
-    n = max([int(entry.get("replicas") or 0), *(k + 1 for k in counts)])
+def _per_replica(entry: MechanismResult) -> str:
+    counts = entry.per_replica
+    n = max([entry.replicas, *(k + 1 for k in counts)])
     return "/".join(str(counts.get(i, 0)) for i in range(n)) or "-"
 
 
-def _per_replica_view(entry: dict[str, Any]) -> str:
+def _per_replica_view(entry: MechanismResult) -> str:
     """Once/duplicated/lost per (replica, tick): the unit of a cron binding's own claim.
 
     A job has one schedule for the whole app-id, so the view only matters when a scenario
     judges a job per replica."""
-    view = entry.get("per_replica_view")
-    per_replica_claim = entry.get("delivery_expected") == "once_per_replica"
-    if not view or (entry.get("mechanism") == "job" and not per_replica_claim):
+    view = entry.per_replica_view
+    if entry.view == "across replicas" and entry.delivery_expected != "once_per_replica":
         return "-"
-    return f"{view.get('once', 0)}/{view.get('duplicated', 0)}/{view.get('lost', 0)} " \
-           f"of {view.get('ticks_expected', 0)}"
+    return f"{view.once}/{view.duplicated}/{view.lost} of {view.ticks}"
 
 
-def _faults_cell(summary: dict[str, Any]) -> str:
+def faults_cell(summary: RunSummary) -> str:
+    """The faults as carried out: kind, target, start and (when it lasted) duration."""
     parts = []
-    for fault in summary.get("faults") or []:
-        where = "" if fault.get("replica") is None else f" r{fault['replica']}"
-        parts.append(f"{fault.get('kind', '?')}{where} @{_cell(float(fault.get('at_s', 0)))}s")
+    for fault in summary.faults:
+        where = ("" if fault.get("replica") is None else f" r{fault['replica']}") + (
+            "" if fault.get("member") is None else f" member {fault['member']}")
+        lasted = float(fault.get("duration_s") or 0)
+        lasting = f" for {lasted:.0f}s" if lasted >= 1 else ""
+        parts.append(f"{fault.get('kind', '?')}{where} @{_cell(float(fault.get('start_s', 0)))}s{lasting}")
     return ", ".join(parts) or "-"
 
 
-def _dapr_version(summary: dict[str, Any]) -> str:
-    dapr = summary.get("dapr") or {}
-    return str(dapr.get("daprd") or dapr.get("runtime") or "?")
+def commit_cell(summary: RunSummary) -> str:
+    source = summary.provenance
+    return f"{source.commit or '?'}{' (dirty)' if source.dirty else ''}"
 
 
 def _run_cell(run_id: str, link_evidence: bool) -> str:
     return f"[{run_id}](evidence/{run_id}.json)" if link_evidence else run_id
 
 
-def _row(summary: dict[str, Any], entry: dict[str, Any], link_evidence: bool) -> list[str]:
-    late = entry.get("lateness_ms") or {}
-    tpt = entry.get("triggers_per_tick")
+def _drift(entry: MechanismResult) -> str:
+    return _cell((entry.drift or {}).get("per_tick_ms"))
+
+
+def _row(summary: RunSummary, entry: MechanismResult, link_evidence: bool) -> list[str]:
+    late, acc = entry.lateness_ms, entry.accounting
     return [
-        _cell(summary.get("scenario")), _cell(_dapr_version(summary)),
-        _cell(entry.get("mechanism")), _cell(entry.get("name")),
-        _cell(entry.get("replicas", summary.get("replicas"))), _cell(entry.get("schedule")),
-        _cell(entry.get("window_s", summary.get("window_s"))), _cell(entry.get("ticks_expected")),
-        _cell(entry.get("triggers")), "-" if tpt is None else f"{tpt:.1f}",
-        _per_replica(entry), _cell(entry.get("exactly_once_ticks")),
-        _cell(entry.get("duplicated_ticks")), _cell(entry.get("lost_ticks")),
-        _cell(entry.get("early_triggers")), _per_replica_view(entry),
-        _ms(late.get("p50")), _ms(late.get("p99")), _ms(late.get("max")),
-        _faults_cell(summary), _cell(entry.get("verdict")),
-        _run_cell(str(summary.get("run_id")), link_evidence),
+        _cell(summary.scenario), _cell(summary.dapr.version), _cell(entry.mechanism),
+        _cell(entry.name), _cell(entry.replicas), _cell(entry.schedule), _cell(entry.window_s),
+        _cell(entry.across.ticks), _cell(entry.attempts), _cell(entry.deliveries),
+        _cell(entry.retries), f"{entry.triggers_per_tick:.1f}", _per_replica(entry),
+        str(entry.across.once), str(entry.across.duplicated), str(entry.across.lost),
+        _cell(entry.early), _per_replica_view(entry),
+        f"{acc.before_window}/{acc.after_window}", _cell(acc.early + acc.unexplained),
+        _ms(late.get("p50")), _ms(late.get("p99")), _ms(late.get("max")), _drift(entry),
+        faults_cell(summary), _cell(entry.verdict), commit_cell(summary),
+        _run_cell(summary.run_id, link_evidence),
     ]
 
 
-def mechanism_table(summaries: Sequence[dict[str, Any]], *, link_evidence: bool = False) -> str:
+def mechanism_table(summaries: Sequence[RunSummary], *, link_evidence: bool = False) -> str:
     """A GitHub-Markdown table, one row per mechanism entry of every summary given."""
-    rows = [_row(s, e, link_evidence) for s in summaries for e in s.get("mechanisms") or []]
+    rows = [_row(s, e, link_evidence) for s in summaries for e in s.mechanisms]
     return tabulate(rows, headers=TABLE_HEADERS, tablefmt="github", disable_numparse=True)
 
 
@@ -173,9 +149,10 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
 
 
-def _dapr_line(dapr: dict[str, Any]) -> str:
-    parts = [f"{k} {dapr.get(k) or 'n/a'}" for k in ("runtime", "daprd", "scheduler", "placement", "cli")]
-    return ", ".join(parts)
+def _dapr_line(summary: RunSummary) -> str:
+    dapr = summary.dapr
+    return ", ".join(f"{k} {getattr(dapr, k) or 'n/a'}"
+                     for k in ("runtime", "daprd", "scheduler", "placement", "cli"))
 
 
 def _machine_line(machine: dict[str, Any]) -> str:
@@ -183,93 +160,85 @@ def _machine_line(machine: dict[str, Any]) -> str:
             f"{machine.get('memory_gib', '?')} GiB, {machine.get('platform', '?')}")
 
 
-def _provenance(summaries: Sequence[dict[str, Any]]) -> list[str]:
-    dapr = [s.get("dapr") or {} for s in summaries]
-    starts = sorted(str(s["started_at"]) for s in summaries if s.get("started_at"))
-    ends = sorted(str(s.get("finished_at") or s.get("started_at")) for s in summaries
-                  if s.get("finished_at") or s.get("started_at"))
+def provenance_lines(summaries: Sequence[RunSummary], what: str = "latest of each scenario") -> list[str]:
+    """Dapr, adaptations, harness commits (clean or not), machine and time span of ``summaries``."""
+    starts = sorted(s.started_at for s in summaries if s.started_at)
+    ends = sorted(s.finished_at or s.started_at for s in summaries if s.finished_at or s.started_at)
     span = f"{starts[0]} to {ends[-1]}" if starts and ends else "unknown"
-    adaptations = _unique(a for d in dapr for a in d.get("adaptations") or [])
+    adaptations = _unique(str(a) for s in summaries for a in s.dapr.adaptations)
     lines = ["## Provenance", ""]
-    lines += [f"- Dapr: {line}" for line in _unique(_dapr_line(d) for d in dapr)]
-    sources = _unique(str(d.get("source") or "") for d in dapr)
-    lines.append(f"- Dapr source: {', '.join(sources) or 'unknown'}")
+    lines += [f"- Dapr: {line}" for line in _unique(_dapr_line(s) for s in summaries)]
+    lines.append(f"- Dapr source: {', '.join(_unique(s.dapr.source or '' for s in summaries)) or 'unknown'}")
     if adaptations:
         lines += ["- Adaptations:", *(f"  - {a}" for a in adaptations)]
     else:
         lines.append("- Adaptations: none")
-    commits = _unique(str(s.get("harness_commit") or "") for s in summaries)
-    lines.append(f"- Harness commit(s): {', '.join(commits) or 'unknown'}")
-    machines = _unique(_machine_line(s.get("machine") or {}) for s in summaries)
-    lines += [f"- Machine: {m}" for m in machines]
-    lines.append(f"- Runs: {len(summaries)} (latest of each scenario), {span}")
+    lines.append(f"- Harness commit(s): {', '.join(_unique(commit_cell(s) for s in summaries)) or 'unknown'}")
+    lines += [f"- Machine: {m}" for m in _unique(_machine_line(s.machine) for s in summaries)]
+    lines.append(f"- Runs: {len(summaries)} ({what}), {span}")
     return lines
 
 
 HOW_TO_READ = (
     "Each row is one mechanism (a job created through the Jobs API, or a `bindings.cron` "
     "component loaded by every replica's sidecar) observed over a window by the app replicas. "
-    "A *tick* is one scheduled firing time. **Exactly once** = a tick that produced exactly one "
-    "trigger across all replicas; **duplicated** = a tick with more than one trigger across "
-    "replicas; **lost** = an expected tick with none; **early** = triggers before their tick. "
-    "A cron binding fires in every sidecar, so the *per-replica view* counts each (replica, "
-    "tick) on its own: for bindings, that view (not the across-replicas one) says whether each "
-    "replica fired once per tick. *triggers/tick* is triggers on expected ticks divided by "
-    "expected ticks; *per replica* is trigger counts for replicas 0/1/2/... Lateness is the "
-    "time from a tick to its first trigger; for `@every` bindings each sidecar's phase is "
-    "estimated from its own triggers, so their lateness is relative and early triggers cannot "
-    "be seen."
+    "A *tick* is one scheduled firing time inside the window. An *attempt* is a request the "
+    "app received; a *delivery* is an attempt Dapr counts as done (2xx, and 404 for jobs; every "
+    "attempt of a cron binding); a *retry* is an attempt after a failed one for the same tick. "
+    "**Exactly once** = a tick delivered exactly once across all replicas; **duplicated** = "
+    "delivered more than once (a retry after a failure is not a duplicate); **lost** = a tick "
+    "with no attempt; **early** = an attempt before its tick (for `@every` bindings: less than "
+    "one period after the previous fire on that replica). Where the record admits two readings "
+    "(a late delivery, or a loss plus a duplicate) a count shows both bounds, `low-high`, and "
+    "the verdict takes the high one (`ambiguous`). A cron binding fires in every sidecar, so "
+    "the *per-replica view* counts each (replica, tick) on its own. Recording goes on for a "
+    "grace period after the window: attempts for ticks before or after the window are counted "
+    "in *before/after window*, attempts no tick explains in *unexplained*. Lateness is from a "
+    "tick to its first attempt; an `@every` binding's origin is unknown, so its *drift* (mean "
+    "excess of each gap over the period) is shown instead."
 )
 
 
-def _caption(summaries: Sequence[dict[str, Any]]) -> str:
-    versions = ", ".join(_unique(_dapr_version(s) for s in summaries)) or "?"
+def _caption(summaries: Sequence[RunSummary]) -> str:
+    versions = ", ".join(_unique(s.dapr.version for s in summaries)) or "?"
     return (f"Dapr {versions}. Replicas, schedule and observation window (s) of every row are "
             "in its columns; the run id links to the run's summary under `evidence/`.")
 
 
-def _reasons(summaries: Sequence[dict[str, Any]]) -> list[str]:
-    lines = []
-    for s in summaries:
-        for e in s.get("mechanisms") or []:
-            for reason in e.get("reasons") or []:
-                lines.append(f"- {s.get('scenario')} / {e.get('mechanism')} `{e.get('name')}` "
-                             f"({e.get('verdict')}): {reason}")
-        lines += [f"- {s.get('scenario')}: driver error: {err}" for err in s.get("driver_errors") or []]
+def _reasons(summaries: Sequence[RunSummary]) -> list[str]:
+    lines = [f"- {s.scenario} / {c.checker} ({c.verdict}): {reason}"
+             for s in summaries for c in s.checkers if c.checker != "metrics"
+             for reason in c.reasons]
     return ["## Verdict reasons", "", *lines] if lines else []
 
 
-def _mismatches(summaries: Sequence[dict[str, Any]]) -> list[str]:
-    lines = []
-    for s in summaries:
-        for e in s.get("mechanisms") or []:
-            for m in (e.get("metrics") or {}).get("mismatches") or []:
-                lines.append(f"- {s.get('scenario')} / {e.get('mechanism')} `{e.get('name')}` "
-                             f"(run `{s.get('run_id')}`): {m}")
+def _mismatches(summaries: Sequence[RunSummary]) -> list[str]:
+    lines = [f"- {s.scenario} (run `{s.run_id}`): {m}"
+             for s in summaries for m in s.metrics_check.get("mismatches") or []]
     if not lines:
         return []
     return ["## Mismatches between the app's record and Dapr's metrics", "", *lines]
 
 
-def _timeline_section(summary: dict[str, Any]) -> list[str]:
-    run_id = summary.get("run_id")
-    lines = [f"### {summary.get('scenario')} (`{run_id}`)", ""]
-    if summary.get("description"):
-        lines += [str(summary["description"]).strip(), ""]
-    lines += [f"{summary.get('replicas', '?')} replicas, window {_cell(summary.get('window_s'))} s, "
-              f"Dapr {_dapr_version(summary)}, faults: {_faults_cell(summary)}, "
-              f"passed: {summary.get('passed')}. "
+def _timeline_section(summary: RunSummary) -> list[str]:
+    run_id = summary.run_id
+    lines = [f"### {summary.scenario} (`{run_id}`)", ""]
+    if summary.description:
+        lines += [summary.description.strip(), ""]
+    lines += [f"{summary.replicas} replicas, window {_cell(summary.window_s)} s (+{_cell(summary.grace_s)} s "
+              f"grace), Dapr {summary.dapr.version}, faults: {faults_cell(summary)}, "
+              f"verdict: {summary.verdict}. "
               f"Evidence: [`evidence/{run_id}.json`](evidence/{run_id}.json).", ""]
     return [*lines, f"![timeline](plots/{run_id}-timeline.png)", ""]
 
 
-def render_comparison(summaries: Sequence[dict[str, Any]], *, title: str,
+def render_comparison(summaries: Sequence[RunSummary], *, title: str,
                       lateness_plot: str | None = None) -> str:
     """The whole comparison document (Markdown) for the given runs."""
     lines = [f"# {title}", "",
              "_Generated by `python -m harness report` from the runs' summaries and histories; "
              "do not edit by hand (re-run the command instead)._", ""]
-    lines += [*_provenance(summaries), "", "## How to read", "", HOW_TO_READ, ""]
+    lines += [*provenance_lines(summaries), "", "## How to read", "", HOW_TO_READ, ""]
     lines += ["## Results", "", _caption(summaries), "",
               mechanism_table(summaries, link_evidence=True), ""]
     for section in (_reasons(summaries), _mismatches(summaries)):
@@ -310,18 +279,17 @@ def _origin(history: History) -> float:
     return min(walls) if walls else 0.0
 
 
-def _window_end(history: History, summary: dict[str, Any], origin: float) -> float | None:
+def _window_end(history: History, summary: RunSummary, origin: float) -> float | None:
     end = history.first_event("window_end")
     if end is not None:
         return end.wall - origin
-    window = summary.get("window_s")
-    return float(window) if window is not None and history.first_event("window_start") else None
+    return summary.window_s if history.first_event("window_start") else None
 
 
-def _replica_count(history: History, summary: dict[str, Any]) -> int:
+def _replica_count(history: History, summary: RunSummary) -> int:
     seen = [t.replica for t in history.triggers]
     seen += [int(e.attrs["replica"]) for e in history.events if "replica" in e.attrs]
-    return max([int(summary.get("replicas") or 1), *(r + 1 for r in seen)])
+    return max([summary.replicas or 1, *(r + 1 for r in seen)])
 
 
 def _scatter_triggers(ax: Any, history: History, origin: float) -> None:
@@ -365,7 +333,7 @@ def _save(fig: Figure, out: Path) -> Path:
     return out
 
 
-def plot_timeline(history: History, summary: dict[str, Any], out: Path, *,
+def plot_timeline(history: History, summary: RunSummary, out: Path, *,
                   note: str | None = None) -> Path:
     """Triggers per replica over time (seconds since ``window_start``), faults shaded; a PNG."""
     origin = _origin(history)
@@ -380,8 +348,7 @@ def plot_timeline(history: History, summary: dict[str, Any], out: Path, *,
     ax.set_ylim(-0.6, replicas - 0.4)
     ax.set_xlabel("seconds since window start")
     ax.grid(axis="x", alpha=0.3)
-    title = (f"{summary.get('scenario', '?')}: {summary.get('replicas', '?')} replicas, "
-             f"Dapr {_dapr_version(summary)}")
+    title = f"{summary.scenario}: {summary.replicas} replicas, Dapr {summary.dapr.version}"
     ax.set_title(title + (f"\n{note}" if note else ""), fontsize=10)
     if not history.triggers:
         ax.text(0.5, 0.5, "no triggers recorded", transform=ax.transAxes, ha="center", color="grey")
@@ -390,15 +357,14 @@ def plot_timeline(history: History, summary: dict[str, Any], out: Path, *,
     return _save(fig, out)
 
 
-def plot_lateness(summaries: Sequence[dict[str, Any]], out: Path) -> Path:
-    """A box plot of the checker's lateness samples (first trigger of each tick) per entry."""
+def plot_lateness(summaries: Sequence[RunSummary], out: Path) -> Path:
+    """A box plot of the checker's lateness samples (first attempt of each tick) per entry."""
     labels, data = [], []
     for summary in summaries:
-        for entry in summary.get("mechanisms") or []:
-            samples = entry.get("lateness_samples_ms") or []
-            if samples:
-                labels.append(f"{summary.get('scenario')}\n{entry.get('mechanism')} {entry.get('name')}")
-                data.append(samples)
+        for entry in summary.mechanisms:
+            if entry.lateness_samples_ms:
+                labels.append(f"{summary.scenario}\n{entry.mechanism} {entry.name}")
+                data.append(entry.lateness_samples_ms)
     fig = Figure(figsize=(10, 1.5 + 0.45 * max(len(data), 1)), layout="constrained")
     ax = fig.add_subplot()
     if data:
@@ -426,31 +392,24 @@ def _horizontal_boxplot_kwargs(labels: list[str]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def _write_run_artifacts(runs_dir: Path, out_dir: Path, summary: dict[str, Any]) -> list[Path]:
-    run_id = str(summary["run_id"])
-    history, note = _history_of(runs_dir, run_id)
-    plot = plot_timeline(history, summary, out_dir / "plots" / f"{run_id}-timeline.png", note=note)
-    evidence = out_dir / "evidence" / f"{run_id}.json"
-    evidence.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(runs_dir / run_id / "summary.json", evidence)
-    return [plot, evidence]
-
-
-def is_comparison(summary: dict[str, Any]) -> bool:
-    """Claim and fault scenarios have their own documents (claims.md, faults.md)."""
-    return not (summary.get("faults") or summary.get("claims") or summary.get("claim"))
+def _plot_run(runs_dir: Path, out_dir: Path, summary: RunSummary) -> Path:
+    history, note = _history_of(runs_dir, summary.run_id)
+    return plot_timeline(history, summary, out_dir / "plots" / f"{summary.run_id}-timeline.png",
+                         note=note)
 
 
 def write_reports(runs_dir: Path, out_dir: Path, *, title: str = DEFAULT_TITLE,
-                  run_ids: Sequence[str] | None = None) -> list[Path]:
+                  run_ids: Sequence[str] | None = None, allow_dirty: bool = False) -> list[Path]:
     """Write ``comparison.md``, plots and evidence copies for the latest run of each comparison
-    scenario, or for the runs named in ``run_ids``."""
-    summaries = [s for s in load_summaries(runs_dir) if run_ids is None or s["run_id"] in run_ids]
-    summaries = [s for s in latest_per_scenario(summaries) if run_ids or is_comparison(s)]
+    scenario (from a clean tree unless ``allow_dirty``), or for the runs named in ``run_ids``."""
+    summaries = [s for s in load_summaries(runs_dir) if run_ids is None or s.run_id in run_ids]
+    summaries = [s for s in latest_per_scenario(summaries, clean_only=not allow_dirty)
+                 if run_ids or s.kind == "comparison"]
     if not summaries:
-        raise ValueError(f"no runs with a summary.json under {runs_dir}; "
-                         "run `pytest scenarios/` or `python -m harness run` first")
-    written = [p for s in summaries for p in _write_run_artifacts(runs_dir, out_dir, s)]
+        raise ValueError(f"no runs of a clean tree with a summary.json under {runs_dir}; run "
+                         "`python3 -m harness run` from a committed tree first (or --allow-dirty)")
+    written = [_plot_run(runs_dir, out_dir, s) for s in summaries]
+    written += copy_evidence(runs_dir, out_dir / "evidence", summaries)
     lateness = plot_lateness(summaries, out_dir / "plots" / "lateness.png")
     doc = out_dir / "comparison.md"
     doc.write_text(render_comparison(summaries, title=title, lateness_plot="plots/lateness.png"),
@@ -465,25 +424,27 @@ def write_reports(runs_dir: Path, out_dir: Path, *, title: str = DEFAULT_TITLE,
 HEADLINE_START, HEADLINE_END = "<!-- headline:start -->", "<!-- headline:end -->"
 
 
-def headline_table(summary: dict[str, Any]) -> str:
-    """The compact comparison table the README shows, with what it was measured with."""
+def headline_table(summary: RunSummary, *, evidence_link: bool = True) -> str:
+    """The compact comparison table the README (and ``demo``) shows, with what it was
+    measured with."""
     rows = [[
-        entry["mechanism"], entry["schedule"], entry["ticks_expected"],
-        entry["triggers"], f"{entry['triggers_per_tick']:.1f}", _per_replica(entry),
-        entry["exactly_once_ticks"], entry["duplicated_ticks"], entry["lost_ticks"],
-        entry["early_triggers"], _ms(entry["lateness_ms"]["p50"]), _ms(entry["lateness_ms"]["max"]),
-    ] for entry in summary["mechanisms"]]
-    table = tabulate(rows, tablefmt="github", headers=[
-        "mechanism", "schedule", "ticks", "triggers", "triggers/tick", "per replica",
-        "exactly once", "duplicated", "lost", "early", "lateness p50 (ms)", "max (ms)"])
-    caption = (f"Dapr {_dapr_version(summary)}, {summary['replicas']} replicas of one app-id, "
-               f"observation window {summary['window_s']:g} s, run `{summary['run_id']}` "
-               f"([evidence](results/evidence/{summary['run_id']}.json)); "
+        e.mechanism, e.schedule, e.across.ticks, e.attempts, f"{e.triggers_per_tick:.1f}",
+        _per_replica(e), str(e.across.once), str(e.across.duplicated), str(e.across.lost),
+        e.early, _ms(e.lateness_ms.get("p50")), _ms(e.lateness_ms.get("max")), _drift(e),
+    ] for e in summary.mechanisms]
+    table = tabulate(rows, tablefmt="github", disable_numparse=True, headers=[
+        "mechanism", "schedule", "ticks", "attempts", "per tick", "per replica",
+        "exactly once", "duplicated", "lost", "early", "lateness p50 (ms)", "max (ms)",
+        "drift (ms/tick)"])
+    run = (f"run `{summary.run_id}` ([evidence](results/evidence/{summary.run_id}.json))"
+           if evidence_link else f"run `{summary.run_id}`")
+    caption = (f"Dapr {summary.dapr.version}, {summary.replicas} replicas of one app-id, "
+               f"observation window {summary.window_s:g} s, harness {commit_cell(summary)}, {run}; "
                "generated by `python3 -m harness report`.")
     return f"{caption}\n\n{table}"
 
 
-def update_readme(readme: Path, summary: dict[str, Any]) -> None:
+def update_readme(readme: Path, summary: RunSummary) -> None:
     """Replace the README's headline block with the table of ``summary``."""
     text = readme.read_text(encoding="utf-8")
     head, sep, rest = text.partition(HEADLINE_START)

@@ -1,39 +1,28 @@
-"""Expected vs observed, per mechanism: what a failing scenario prints."""
+"""Expected vs observed, per mechanism and checker: what a failing scenario prints."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from tabulate import tabulate
+
+from harness.summary import RunSummary
 
 __all__ = ["failure_report"]
 
 
-def failure_report(summary: dict[str, Any]) -> str:
-    rows = []
-    for entry in summary["mechanisms"]:
-        rows.append([
-            entry["mechanism"], entry["name"], entry.get("delivery_expected") or "-",
-            entry["ticks_expected"], entry["triggers"], entry["exactly_once_ticks"],
-            entry["duplicated_ticks"], entry["lost_ticks"], entry["early_triggers"],
-            entry["verdict"], "; ".join(entry.get("reasons", [])) or "-",
-        ])
+def failure_report(summary: RunSummary) -> str:
+    rows = [[
+        e.mechanism, e.name, e.delivery_expected or "-", e.across.ticks, e.attempts,
+        str(e.across.once), str(e.across.duplicated), str(e.across.lost), e.early, e.verdict,
+        "; ".join(e.reasons) or "-",
+    ] for e in summary.mechanisms]
     table = tabulate(rows, headers=[
-        "mechanism", "name", "expected", "ticks", "triggers", "exactly once", "duplicated",
-        "lost", "early", "verdict", "why"], tablefmt="github")
+        "mechanism", "name", "expected", "ticks", "attempts", "exactly once", "duplicated",
+        "lost", "early", "verdict", "why"], tablefmt="github", disable_numparse=True)
     lines = [
-        f"scenario {summary['scenario']} failed on Dapr {summary['dapr']['runtime']} with "
-        f"{summary['replicas']} replica(s), window {summary['window_s']:g}s "
-        f"(run {summary['run_id']})", "", table,
+        f"scenario {summary.scenario} {summary.verdict} on Dapr {summary.dapr.version} with "
+        f"{summary.replicas} replica(s), window {summary.window_s:g}s (run {summary.run_id})",
+        "", table, "",
     ]
-    lines += [f"driver: {error}" for error in summary.get("driver_errors", [])]
-    for call in summary.get("calls") or []:
-        if call.get("verdict") == "fail":
-            label = call.get("id") or f"calls[{call.get('index')}]"
-            lines.append(f"call {label} ({call.get('method')} {call.get('api')}/jobs/"
-                         f"{call.get('job')}): " + "; ".join(call.get("reasons") or []))
-    for entry in summary.get("expect_jobs") or []:
-        if entry.get("verdict") == "fail":
-            span = f"[{entry.get('from_s') or 0:g}, {entry.get('until_s') or 'end'})"
-            lines.append(f"job {entry.get('job')} {span}: " + "; ".join(entry.get("reasons") or []))
+    lines += [f"{c.checker} ({c.verdict}): {reason}" for c in summary.checkers
+              if not c.valid for reason in c.reasons]
     return "\n".join(lines)

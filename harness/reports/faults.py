@@ -1,86 +1,58 @@
-"""``results/faults.md``: what each fault did to jobs and cron bindings over the latest K runs.
+"""``results/faults.md``: what each fault did to every mechanism over the latest K runs.
 
-Input: the ``fault_stats`` of each run's ``summary.json`` (written by the runner with
-:mod:`harness.check.faults`). One row per fault scenario and mechanism, summed over the latest K
-runs of the scenario (every job of a run counts its own ticks): ticks, lost, duplicated,
-late, replayed, the worst lateness, rates per 1,000 ticks and the verdict against Dapr's
-promise. Each cited summary is copied to ``evidence/<run_id>.json`` (with its timeline plot),
-by the same helper as ``harness.reports.comparison``.
+Input: the typed summaries of the fault scenarios (``kind == "fault"``). One row per scenario
+and mechanism, summed over the latest K runs of a clean tree (every job of a run counts its own
+ticks): ticks, lost and duplicated (both bounds where the record is ambiguous), late, replayed,
+retries, the worst lateness, how many tasks stalled, rates per 1,000 ticks and the verdict of
+the ``promises`` checker. Each cited run's summary and history are copied as evidence.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tabulate import tabulate
 
-from harness.check.faults import PHASES
-from harness.reports.comparison import (
-    _dapr_version,
-    _unique,
-    _write_run_artifacts,
-    load_summaries,
-)
+from harness.check import PHASES, Bound, MechanismResult
+from harness.reports.comparison import commit_cell, faults_cell, plot_timeline
+from harness.run.history import load_history
+from harness.summary import RunSummary, copy_evidence, latest_runs, load_summaries
 
-__all__ = [
-    "DEFAULT_TRIALS",
-    "FaultRow",
-    "fault_rows",
-    "latest_fault_runs",
-    "render_faults",
-    "write_faults_report",
-]
+__all__ = ["DEFAULT_TRIALS", "FaultRow", "fault_rows", "latest_fault_runs", "render_faults",
+           "write_faults_report"]
 
 DEFAULT_TRIALS = 2
-FAULT_PREFIX = "fault-"
 TABLE_HEADERS = [
     "scenario", "fault", "mechanism", "trials", "ticks", "lost", "duplicated", "late",
-    "replayed", "max lateness (ms)", "dup / 1,000 ticks", "lost / 1,000 ticks",
-    "lost on replica", "recovery (s)", "promise", "verdict", "runs",
+    "replayed", "retries", "stalled tasks", "max lateness (ms)", "dup / 1,000 ticks",
+    "lost / 1,000 ticks", "lost on replica", "recovery (s)", "promises", "runs",
 ]
-PROMISES = {
-    "at-least-once": "Jobs API: every tick delivered at least once (duplicates allowed), "
-                     "never before its time.",
-    "per-replica, in memory": "cron binding: every sidecar fires its own ticks from memory; "
-                              "ticks are lost only on a replica whose sidecar or app a fault "
-                              "took down, during the fault and one period after it; a tick "
-                              "never fires twice on one replica.",
-}
+PROMISES = (
+    "**Jobs API** (scheduler-backed): every tick delivered at least once (duplicates allowed), "
+    "never before its time; no tick lost under either reading of the record.",
+    "**cron binding**: every sidecar fires its own ticks from memory; ticks are lost only on a "
+    "replica whose sidecar or app a fault took down, from the fault's start until one period "
+    "after it recovered; a tick never fires twice on one replica.",
+)
 
 
-def _faults_cell(summary: dict[str, Any]) -> str:
-    """The faults as the scenario declared them: kind, target, start and duration."""
-    parts = []
-    for fault in summary.get("faults") or []:
-        where = ("" if fault.get("replica") is None else f" r{fault['replica']}") + (
-            "" if fault.get("member") is None else f" member {fault['member']}")
-        lasting = "" if fault.get("duration_s") is None else f" for {float(fault['duration_s']):g}s"
-        parts.append(f"{fault.get('kind', '?')}{where} @{float(fault.get('at_s', 0)):g}s{lasting}")
-    return ", ".join(parts) or "-"
-
-
-def _age_key(summary: dict[str, Any]) -> tuple[str, str]:
-    return str(summary.get("started_at") or ""), str(summary.get("run_id") or "")
-
-
-def latest_fault_runs(summaries: Iterable[dict[str, Any]], trials: int = DEFAULT_TRIALS,
-                      prefix: str = FAULT_PREFIX) -> dict[str, list[dict[str, Any]]]:
-    """Scenario name -> its ``trials`` newest runs that carry fault statistics, oldest first.
-
-    Only the fault suite (scenario names starting with ``prefix``): other scenarios may inject
-    faults for their own claims, which their own report covers."""
+def latest_fault_runs(summaries: Iterable[RunSummary], trials: int = DEFAULT_TRIALS, *,
+                      allow_dirty: bool = False) -> dict[str, list[RunSummary]]:
+    """Fault scenario -> its ``trials`` newest runs (of a clean tree), oldest first."""
     if trials < 1:
         raise ValueError(f"trials must be >= 1, got {trials}")
-    runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for summary in summaries:
-        if summary.get("fault_stats") and str(summary.get("scenario")).startswith(prefix):
-            runs[str(summary.get("scenario"))].append(summary)
-    return {name: sorted(found, key=_age_key)[-trials:] for name, found in sorted(runs.items())}
+    summaries = [s for s in summaries if s.kind == "fault"]
+    names = sorted({s.scenario for s in summaries})
+    runs = {name: latest_runs(summaries, name, trials, clean_only=not allow_dirty)[::-1]
+            for name in names}
+    return {name: found for name, found in runs.items() if found}
+
+
+def _add(a: Bound, b: Bound) -> Bound:
+    return Bound(a.low + b.low, a.high + b.high)
 
 
 @dataclass
@@ -90,21 +62,21 @@ class FaultRow:
     scenario: str
     fault: str
     mechanism: str
-    promise: str
     run_ids: list[str] = field(default_factory=list)
     ticks: int = 0
-    lost: int = 0
-    duplicated: int = 0
+    lost: Bound = Bound()
+    duplicated: Bound = Bound()
     late: int = 0
     replayed: int = 0
-    failed_attempts: int = 0
+    retries: int = 0
+    failed: int = 0
+    tasks: int = 0
+    stalled: int = 0
     max_lateness_ms: float | None = None
-    lost_by_replica: dict[str, int] = field(default_factory=dict)
+    lost_by_replica: dict[int, int] = field(default_factory=dict)
     recovery_s: list[float] = field(default_factory=list)
-    violated_runs: list[str] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-    phases: dict[str, dict[str, Any]] = field(default_factory=dict)
-    bursts: list[dict[str, Any]] = field(default_factory=list)
+    promise_verdicts: list[str] = field(default_factory=list)
+    phases: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def trials(self) -> int:
@@ -115,63 +87,59 @@ class FaultRow:
 
     @property
     def verdict(self) -> str:
-        bad = len(self.violated_runs)
-        return f"holds ({self.trials}/{self.trials})" if not bad else \
-            f"violated ({bad}/{self.trials})"
+        bad = [v for v in self.promise_verdicts if v != "pass"]
+        return f"pass ({self.trials}/{self.trials})" if not bad else \
+            f"{max(bad, key=['ambiguous', 'fail'].index)} ({len(bad)}/{self.trials})"
+
+    def add(self, entry: MechanismResult) -> None:
+        view = entry.across if entry.view == "across replicas" else entry.per_replica_view
+        self.ticks += view.ticks
+        self.lost, self.duplicated = _add(self.lost, view.lost), _add(self.duplicated, view.duplicated)
+        self.late += entry.late
+        self.replayed += entry.replayed
+        self.retries += entry.retries
+        self.failed += entry.failed
+        self.tasks += 1
+        self.stalled += int(entry.replayed > 0)
+        late = entry.lateness_ms.get("max")
+        if late is not None:
+            self.max_lateness_ms = max(self.max_lateness_ms or 0.0, late)
+        for replica, n in (entry.lost_by_replica or {}).items():
+            self.lost_by_replica[replica] = self.lost_by_replica.get(replica, 0) + n
+        for phase, tally in entry.phases.items():
+            total = self.phases.setdefault(phase, {})
+            for key, value in tally.items():
+                total[key] = total.get(key, 0) + value
 
 
-def _add_phases(into: dict[str, dict[str, Any]], phases: dict[str, dict[str, Any]]) -> None:
-    for phase, tally in phases.items():
-        total = into.setdefault(phase, {})
-        for key, value in tally.items():
-            if key == "max_lateness_ms":
-                total[key] = _max(total.get(key), value)
-            else:
-                total[key] = total.get(key, 0) + (value or 0)
+def _promise(summary: RunSummary) -> str:
+    checker = next((c for c in summary.checkers if c.checker == "promises"), None)
+    return checker.verdict if checker is not None else "n/a"
 
 
-def _max(a: float | None, b: float | None) -> float | None:
-    present = [v for v in (a, b) if v is not None]
-    return max(present) if present else None
-
-
-def fault_rows(runs: dict[str, list[dict[str, Any]]]) -> list[FaultRow]:
+def fault_rows(runs: dict[str, list[RunSummary]]) -> list[FaultRow]:
     """One row per scenario and mechanism (its jobs or bindings summed), over its runs."""
     rows: list[FaultRow] = []
     for scenario, summaries in runs.items():
         by_mechanism: dict[str, FaultRow] = {}
         for summary in summaries:
-            stats = summary["fault_stats"]
-            run_id = str(summary.get("run_id"))
-            recoveries = [f["recovery_s"] for f in stats.get("faults") or []
-                          if f.get("recovery_s") is not None]
-            for entry in stats.get("mechanisms") or []:
-                mechanism = str(entry["mechanism"])
-                row = by_mechanism.setdefault(mechanism, FaultRow(
-                    scenario, _faults_cell(summary), mechanism, str(entry.get("promise"))))
-                if run_id not in row.run_ids:
-                    row.run_ids.append(run_id)
-                    row.recovery_s += recoveries
-                for key in ("ticks", "lost", "duplicated", "late", "replayed", "failed_attempts"):
-                    setattr(row, key, getattr(row, key) + int(entry.get(key) or 0))
-                row.max_lateness_ms = _max(row.max_lateness_ms, entry.get("max_lateness_ms"))
-                for replica, n in (entry.get("lost_by_replica") or {}).items():
-                    row.lost_by_replica[replica] = row.lost_by_replica.get(replica, 0) + int(n)
-                if entry.get("verdict") == "violated" and run_id not in row.violated_runs:
-                    row.violated_runs.append(run_id)
-                row.reasons += [f"`{run_id}` {entry.get('name')}: {r}"
-                                for r in entry.get("reasons") or []]
-                _add_phases(row.phases, entry.get("phases") or {})
-                row.bursts += [{**b, "run_id": run_id, "name": entry.get("name")}
-                               for b in entry.get("bursts") or []]
+            for entry in summary.mechanisms:
+                row = by_mechanism.setdefault(entry.mechanism, FaultRow(
+                    scenario, faults_cell(summary), entry.mechanism))
+                if summary.run_id not in row.run_ids:
+                    row.run_ids.append(summary.run_id)
+                    row.recovery_s += [f["recovery_s"] for f in summary.faults
+                                       if f.get("recovery_s") is not None]
+                    row.promise_verdicts.append(_promise(summary))
+                row.add(entry)
         rows += [by_mechanism[m] for m in sorted(by_mechanism, key=lambda m: m != "job")]
     return rows
 
 
 def _lost_on(row: FaultRow) -> str:
-    if row.mechanism == "job":
+    if not row.lost_by_replica:
         return "-"
-    lost = {r: n for r, n in sorted(row.lost_by_replica.items(), key=lambda i: int(i[0])) if n}
+    lost = {r: n for r, n in sorted(row.lost_by_replica.items()) if n}
     return ", ".join(f"r{r}: {n}" for r, n in lost.items()) or "none"
 
 
@@ -182,8 +150,11 @@ def _recovery(row: FaultRow) -> str:
     return f"{low:.1f}" if round(low, 1) == round(high, 1) else f"{low:.1f}-{high:.1f}"
 
 
-def _rate(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
+def _rate(bound: Bound, row: FaultRow) -> str:
+    low, high = row.per_thousand(bound.low), row.per_thousand(bound.high)
+    if high is None or low is None:
+        return "-"
+    return f"{high:.1f}" if low == high else f"{low:.1f}-{high:.1f}"
 
 
 def _runs_cell(row: FaultRow) -> str:
@@ -192,127 +163,101 @@ def _runs_cell(row: FaultRow) -> str:
 
 def fault_table(rows: Sequence[FaultRow]) -> str:
     cells = [[
-        row.scenario, row.fault, row.mechanism, row.trials, row.ticks, row.lost,
-        row.duplicated, row.late, row.replayed,
+        row.scenario, row.fault, row.mechanism, row.trials, row.ticks, str(row.lost),
+        str(row.duplicated), row.late, row.replayed, row.retries, f"{row.stalled}/{row.tasks}",
         "-" if row.max_lateness_ms is None else f"{row.max_lateness_ms:,.0f}",
-        _rate(row.per_thousand(row.duplicated)), _rate(row.per_thousand(row.lost)),
-        _lost_on(row), _recovery(row), row.promise, row.verdict, _runs_cell(row),
+        _rate(row.duplicated, row), _rate(row.lost, row), _lost_on(row), _recovery(row),
+        row.verdict, _runs_cell(row),
     ] for row in rows]
     return tabulate(cells, headers=TABLE_HEADERS, tablefmt="github", disable_numparse=True)
 
 
 def _phase_table(row: FaultRow) -> str:
-    cells = []
-    for phase in PHASES:
-        tally = row.phases.get(phase) or {}
-        if not tally.get("ticks"):
-            continue
-        late = tally.get("max_lateness_ms")
-        cells.append([phase, tally.get("ticks", 0), tally.get("lost", 0),
-                      tally.get("duplicated", 0), tally.get("late", 0), tally.get("replayed", 0),
-                      "-" if late is None else f"{late:,.0f}"])
-    return tabulate(cells, headers=["phase", "ticks", "lost", "duplicated", "late", "replayed",
-                                    "max lateness (ms)"], tablefmt="github", disable_numparse=True)
+    cells = [[phase, t.get("ticks", 0), t.get("lost", 0), t.get("duplicated", 0),
+              t.get("replayed", 0)]
+             for phase in PHASES if (t := row.phases.get(phase) or {}).get("ticks")]
+    return tabulate(cells, headers=["phase", "ticks", "lost (strict)", "duplicated (strict)",
+                                    "replayed"], tablefmt="github", disable_numparse=True)
 
 
-def _burst_lines(row: FaultRow) -> list[str]:
-    lines = []
-    for burst in row.bursts[:6]:
-        where = "" if burst.get("replica") is None else f" on replica {burst['replica']}"
-        since = burst.get("since_fault_end_s")
-        relative = "" if since is None else f" ({since:+g} s from the fault's end)"
-        lines.append(
-            f"  - `{burst['run_id']}` {burst['name']}{where}: {burst['replayed']} owed ticks "
-            f"in {burst['triggers']} triggers within {burst['span_ms']:g} ms, at "
-            f"{burst['at_s']:g} s{relative}")
-    if len(row.bursts) > 6:
-        lines.append(f"  - and {len(row.bursts) - 6} more bursts")
-    return lines
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v))
 
 
-def _header(runs: dict[str, list[dict[str, Any]]], trials: int, generated_at: str) -> list[str]:
+def _header(runs: dict[str, list[RunSummary]], trials: int, generated_at: str) -> list[str]:
     summaries = [s for found in runs.values() for s in found]
-    versions = ", ".join(_unique(_dapr_version(s) for s in summaries)) or "?"
-    replicas = ", ".join(_unique(str(s.get("replicas")) for s in summaries))
-    schedulers = ", ".join(_unique(str(s.get("schedulers") or 1) for s in summaries))
-    schedules = ", ".join(_unique(f"{e.get('mechanism')} `{e.get('schedule')}`"
-                                  for s in summaries for e in s["fault_stats"]["mechanisms"]))
-    windows = ", ".join(_unique(f"{float(s.get('window_s') or 0):g} s" for s in summaries))
-    starts = sorted(str(s.get("started_at")) for s in summaries if s.get("started_at"))
-    dates = f"{starts[0]} to {starts[-1]}" if starts else "unknown"
-    commits = ", ".join(_unique(str(s.get("harness_commit") or "") for s in summaries)) or "?"
+    starts = sorted(s.started_at for s in summaries if s.started_at)
     return [
-        "# Faults: what jobs and cron bindings lose, duplicate and replay",
+        "# Faults: what each mechanism loses, duplicates and replays",
         "",
-        (f"_Generated by `python -m harness faults` on {generated_at} from the latest {trials} "
-        "run(s) of each fault scenario (their `summary.json`); do not edit by hand (re-run "
-        "the command instead)._"),
+        (f"_Generated by `python3 -m harness faults` on {generated_at} from the latest {trials} "
+         "run(s) of each fault scenario; do not edit by hand (re-run the command instead)._"),
         "",
-        f"- Dapr: {versions}",
-        f"- Replicas: {replicas}; scheduler members: {schedulers}",
-        f"- Schedules: {schedules}",
-        f"- Observation windows: {windows}",
-        f"- Runs: {len(summaries)} from {dates}",
-        f"- Harness commit(s): {commits}",
+        f"- Dapr: {', '.join(_unique(s.dapr.version for s in summaries)) or '?'}",
+        f"- Replicas: {', '.join(_unique(str(s.replicas) for s in summaries))}; scheduler "
+        f"members: {', '.join(_unique(str(s.schedulers) for s in summaries))}",
+        "- Schedules: " + ", ".join(_unique(f"{e.mechanism} `{e.schedule}`"
+                                            for s in summaries for e in s.mechanisms)),
+        "- Observation windows: " + ", ".join(_unique(f"{s.window_s:g} s (+{s.grace_s:g} s grace)"
+                                                      for s in summaries)),
+        f"- Runs: {len(summaries)} from {starts[0] if starts else '?'} to {starts[-1] if starts else '?'}",
+        f"- Harness commit(s): {', '.join(_unique(commit_cell(s) for s in summaries)) or '?'}",
     ]
 
 
 HOW_TO_READ = (
-    "Every expected tick is matched to the triggers the app accepted (answered 2xx; a failed "
-    "attempt that Dapr retries is not a delivery), letting a late trigger stand for the oldest "
-    "tick still owed (`harness/faultcheck.py`). Jobs count ticks across replicas (nine jobs per "
-    "run, so nine ticks per period); the cron binding counts (replica, tick) pairs. **lost**: "
-    "a tick no trigger can stand for. **duplicated**: a tick with more than one trigger. "
-    "**late**: first trigger more than a quarter period after the tick. **replayed**: late "
-    "ticks whose first triggers came back-to-back (under 0.25 s apart, at least two owed "
-    "ticks) after a fault began. *recovery* is from the fault's end (the harness's restart "
-    "done) until every running scheduler member counted every sidecar connected again. Rates "
-    "are per 1,000 ticks of the row."
+    "Jobs count ticks across replicas (nine jobs per run, so nine ticks per period); the cron "
+    "binding counts (replica, tick) pairs. Each attempt stands for a tick by the rules in "
+    "`harness/check/` (a replay is allowed only inside a *stall*: a fault plus the Scheduler's "
+    "30 s lease margin after it). **lost**: a tick with no attempt; **duplicated**: a tick "
+    "delivered more than once (a retry after a failure is not a duplicate). Where the record "
+    "admits two readings both bounds are shown (`low-high`). **late**: first attempt more than "
+    "a quarter period after the tick; **replayed**: late ticks of a job inside a stall; "
+    "**stalled tasks**: jobs with at least one replayed tick, of all jobs in the row. "
+    "*recovery* is from the fault's end (the harness's restart done) until every running "
+    "scheduler member counted every sidecar connected again. Rates are per 1,000 ticks."
 )
 
 
-def render_faults(runs: dict[str, list[dict[str, Any]]], *, trials: int,
+def render_faults(runs: dict[str, list[RunSummary]], *, trials: int,
                   generated_at: str | None = None) -> str:
-    """The whole ``faults.md`` for the given runs (scenario -> summaries)."""
+    """The whole ``faults.md`` for the given runs (scenario -> summaries, oldest first)."""
     if not runs:
-        raise ValueError("no runs with fault statistics (summary.json with fault_stats); "
-                         "run the fault scenarios first: python -m harness run fault-...")
+        raise ValueError("no runs of a fault scenario from a clean tree; run them first: "
+                         "python3 -m harness run fault-kill-daprd --repeat 2")
     generated_at = generated_at or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rows = fault_rows(runs)
-    lines = [*_header(runs, trials, generated_at), "", "## Results", "",
-             fault_table(rows), "", "## How to read", "", HOW_TO_READ, "",
-             "Promises judged:", ""]
-    lines += [f"- **{name}**: {text}" for name, text in PROMISES.items()]
+    lines = [*_header(runs, trials, generated_at), "", "## Results", "", fault_table(rows), "",
+             "## How to read", "", HOW_TO_READ, "", "Promises judged:", ""]
+    lines += [f"- {text}" for text in PROMISES]
     lines += ["", "## Per scenario", ""]
     for scenario, summaries in runs.items():
         latest = summaries[-1]
-        lines += [f"### {scenario}", "", str(latest.get("description") or "").strip(), ""]
-        passed = sum(bool(s.get("passed")) for s in summaries)
-        lines += [(f"Scenario expectations met in {passed} of {len(summaries)} run(s); "
-                  f"faults: {_faults_cell(latest)}."), ""]
+        passed = sum(s.passed for s in summaries)
+        lines += [f"### {scenario}", "", latest.description.strip(), "",
+                  f"Every checker valid in {passed} of {len(summaries)} run(s); faults: "
+                  f"{faults_cell(latest)}.", ""]
         for row in (r for r in rows if r.scenario == scenario):
-            lines += [f"**{row.mechanism}** ({row.promise}: {row.verdict}), by phase:", "",
+            lines += [f"**{row.mechanism}** (promises: {row.verdict}), by phase:", "",
                       _phase_table(row), ""]
-            if row.failed_attempts:
-                lines += [f"- {row.failed_attempts} failed attempt(s) (the app answered an error)"]
-            lines += _burst_lines(row)
-            lines += [f"- {reason}" for reason in row.reasons[:8]]
-            if row.failed_attempts or row.bursts or row.reasons:
-                lines.append("")
-        lines += ["Timelines: " + ", ".join(
-            f"[{s['run_id']}](plots/{s['run_id']}-timeline.png)" for s in summaries), ""]
+        reasons = [f"- `{s.run_id}` {c.checker}: {r}" for s in summaries for c in s.checkers
+                   if c.checker != "metrics" for r in c.reasons]
+        lines += [*reasons[:10], ""] if reasons else []
+        lines += ["Timelines: " + ", ".join(f"[{s.run_id}](plots/{s.run_id}-timeline.png)"
+                                            for s in summaries), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_faults_report(runs_dir: Path, out_dir: Path, *,
-                        trials: int = DEFAULT_TRIALS) -> list[Path]:
+def write_faults_report(runs_dir: Path, out_dir: Path, *, trials: int = DEFAULT_TRIALS,
+                        allow_dirty: bool = False) -> list[Path]:
     """Write ``faults.md`` with evidence copies and timelines of every run it cites."""
-    runs = latest_fault_runs(load_summaries(runs_dir), trials)
+    runs = latest_fault_runs(load_summaries(runs_dir), trials, allow_dirty=allow_dirty)
     document = render_faults(runs, trials=trials)
-    written = [p for found in runs.values() for s in found
-               for p in _write_run_artifacts(runs_dir, out_dir, s)]
+    cited = [s for found in runs.values() for s in found]
+    written = [plot_timeline(load_history(runs_dir / s.run_id / "history.jsonl"), s,
+                             out_dir / "plots" / f"{s.run_id}-timeline.png") for s in cited]
+    written += copy_evidence(runs_dir, out_dir / "evidence", cited)
     out = out_dir / "faults.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(document, encoding="utf-8")
     return [out, *written]
-

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import httpx
 
 from harness.cluster.controlplane import Cluster, Replica
+from harness.scenario.faults import FAULTS
 from harness.scenario.model import FaultSpec
 
 __all__ = ["FaultAction", "Nemesis", "fault_actions"]
@@ -40,7 +41,6 @@ SLOW_DELAY_MS = 5_000
 FAILING_STATUS = 500
 RECOVERY_TIMEOUT_S = 90.0
 RECOVERY_POLL_S = 0.2
-_SCHEDULER_KINDS = ("kill_scheduler", "stop_scheduler")
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,7 @@ def _resume(replica: Replica) -> None:
 
 def _begin_end(cluster: Cluster, fault: FaultSpec) -> tuple[Callable[[], None], Callable[[], None] | None]:
     """What to do when the fault starts and (for faults with a duration) when it ends."""
-    target = cluster.replica(fault.replica or 0) if fault.kind not in (
-        *_SCHEDULER_KINDS, "scale_out") else None
+    target = cluster.replica(fault.replica or 0) if FAULTS[fault.kind].target == "replica" else None
     scheduler = cluster.schedulers[fault.member or 0]
     match fault.kind:
         case "kill_daprd":
@@ -116,7 +115,7 @@ def _begin_end(cluster: Cluster, fault: FaultSpec) -> tuple[Callable[[], None], 
 
 def _target(cluster: Cluster, fault: FaultSpec) -> tuple[str, dict[str, int]]:
     """The fault's target as a label and as event attrs (decided when the fault starts)."""
-    if fault.kind in _SCHEDULER_KINDS:
+    if FAULTS[fault.kind].target == "scheduler":
         member = fault.member or 0
         label = "scheduler" if len(cluster.schedulers) == 1 else f"scheduler-{member}"
         return label, {"member": member}

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
 import harness.scenario.schedule as _schedule
+from harness.scenario.faults import FAULTS, FaultKind, fault_kinds
 from harness.paths import COMPONENTS_DIR
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "Expectation",
     "FailurePolicy",
     "FaultKind",
+    "ScenarioKind",
     "FaultSpec",
     "JobExpectation",
     "JobSpec",
@@ -138,18 +140,6 @@ class Expectation(_Strict):
     triggers: int | None = Field(default=None, ge=0)  # exact total, when it is known
 
 
-FaultKind = Literal[
-    "kill_daprd",
-    "kill_app",
-    "pause_replica",
-    "kill_scheduler",
-    "stop_scheduler",
-    "app_failing",
-    "app_slow",
-    "app_down",
-    "scale_out",
-    "scale_in",
-]
 
 
 class FaultSpec(_Strict):
@@ -246,6 +236,9 @@ class Claim(_Strict):
     shown_by: str | None = None
 
 
+ScenarioKind = Literal["comparison", "claims", "fault"]
+
+
 class Scenario(_Strict):
     """One runnable scenario (a sweep file expands into several, one per replica count)."""
 
@@ -276,6 +269,15 @@ class Scenario(_Strict):
         """``claim`` and ``claims`` together (a file uses one or the other)."""
         return ((self.claim,) if self.claim is not None else ()) + self.claims
 
+    @property
+    def kind(self) -> ScenarioKind:
+        """What the scenario is evidence for, decided here only: a claims scenario states
+        claims (its faults serve a claim), a fault scenario injects faults, every other one is
+        a comparison."""
+        if self.all_claims:
+            return "claims"
+        return "fault" if self.faults else "comparison"
+
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -288,11 +290,7 @@ _YAML_ALLOWED = (
 )
 _JOB_NAME_FORBIDDEN = "/\\#?"
 _JOB_NAME_ALLOWED = "1-256 characters without / \\ # ? or control characters, not '.' or '..'"
-_NEEDS_DURATION = frozenset(
-    {"pause_replica", "stop_scheduler", "app_failing", "app_slow", "app_down"}
-)
-SCHEDULER_FAULTS = frozenset({"kill_scheduler", "stop_scheduler"})
-_NO_REPLICA_FAULTS = SCHEDULER_FAULTS | {"scale_out"}
+SCHEDULER_FAULTS = fault_kinds("scheduler")
 # What a file may contain: `source` is set by the loader, never written by hand.
 _FILE_FIELDS = tuple(sorted(set(Scenario.model_fields) - {"source"}))
 _TOP = "<file>"  # field path for problems with the document as a whole
@@ -695,13 +693,13 @@ def _check_faults(scenario: Scenario) -> None:
             raise _error(scenario.source, f"{where}.replica", "no such replica", fault.replica,
                          f"0..{scenario.replicas - 1} (below replicas={scenario.replicas},"
                          " the smallest value of a sweep)")
-        if fault.kind in _NEEDS_DURATION:
+        if FAULTS[fault.kind].needs_duration:
             _check_duration(scenario, where, fault)
         _check_fault_target(scenario, where, fault)
 
 
 def _check_fault_target(scenario: Scenario, where: str, fault: FaultSpec) -> None:
-    if fault.replica is not None and fault.kind in _NO_REPLICA_FAULTS:
+    if fault.replica is not None and FAULTS[fault.kind].target != "replica":
         raise _error(scenario.source, f"{where}.replica", f"{fault.kind} has no replica target",
                      fault.replica, "null (leave replica out)")
     if fault.member is None:

@@ -13,9 +13,13 @@ def ev(event: str, wall: float, **attrs: Any) -> Event:
     return Event(event=event, wall=wall, mono=wall - T0 + 50.0, attrs=attrs)
 
 
-def trig(mechanism: str, name: str, replica: int, wall: float, outcome: str = "ok") -> Trigger:
+def trig(mechanism: str, name: str, replica: int, wall: float, outcome: str = "ok",
+         status: int | None = None) -> Trigger:
+    """A trigger; a failed one is answered 500 unless ``status`` says otherwise."""
+    if status is None:
+        status = 500 if outcome == "failed" else 200
     return Trigger(mechanism=mechanism, name=name, replica=replica, pid=4000 + replica,  # type: ignore[arg-type]
-                   wall=wall, mono=wall - T0 + 50.0, outcome=outcome)  # type: ignore[arg-type]
+                   wall=wall, mono=wall - T0 + 50.0, outcome=outcome, status=status)  # type: ignore[arg-type]
 
 
 def history(*records: Trigger | Event) -> History:

@@ -1,28 +1,33 @@
-"""The decision record on a recorded comparison summary (no Dapr)."""
+"""The decision record (MADR) on fake runs checked by the real checkers (no Dapr)."""
 
 from __future__ import annotations
 
-import copy
-import json
 from pathlib import Path
 
+from fakeruns import comparison_history, comparison_scenario, fake_run
+
 from harness.reports.adr import render_adr
-
-COMPARISON = json.loads((Path(__file__).parent / "data" / "summary_comparison.json").read_text())
-
-
-def test_numbers_and_run_ids_come_from_the_summary(tmp_path: Path) -> None:
-    doc = render_adr([COMPARISON], tmp_path / "no-bench.json")
-    job = next(e for e in COMPARISON["mechanisms"] if e["mechanism"] == "job")
-    assert COMPARISON["run_id"] in doc
-    assert f"had {job['ticks_expected']} ticks" in doc
-    assert "Use the **Jobs API**" in doc
-    assert "No benchmark yet" in doc and "No fault runs yet" in doc
+from harness.summary import RunSummary
 
 
-def test_no_recommendation_when_the_job_was_not_exactly_once(tmp_path: Path) -> None:
-    broken = copy.deepcopy(COMPARISON)
-    for entry in broken["mechanisms"]:
-        if entry["mechanism"] == "job":
-            entry["exactly_once_ticks"] -= 1
-    assert "does not support the claim" in render_adr([broken], tmp_path / "none.json")
+def comparison(tmp_path: Path, **kwargs: int) -> RunSummary:
+    return fake_run(tmp_path / "runs", "0001-comparison", comparison_scenario(),
+                    comparison_history(3, **kwargs), "2026-11-28T19:46:34Z")
+
+
+def test_numbers_and_run_ids_come_from_the_runs(tmp_path: Path) -> None:
+    run = comparison(tmp_path)
+    doc = render_adr([run], {}, tmp_path / "no-bench.json")
+    for heading in ("## Context and problem statement", "## Decision drivers",
+                    "## Considered options", "## Decision outcome", "### Consequences",
+                    "## Pros and cons of the options"):
+        assert heading in doc
+    assert "0001-comparison" in doc and "over 12 ticks (12 exactly once" in doc
+    assert "Chosen option: **Jobs API**" in doc and "at-least-once" in doc
+    assert "No benchmark yet" in doc and "no fault runs yet" in doc
+    assert "Scheduler service (embedded etcd)" in doc and "9a5873d" in doc
+
+
+def test_no_recommendation_when_the_job_lost_a_tick(tmp_path: Path) -> None:
+    doc = render_adr([comparison(tmp_path, skip_tick=5)], {}, tmp_path / "none.json")
+    assert "does not support choosing the Jobs API" in doc

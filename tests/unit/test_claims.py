@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
+from fakeruns import mechanism_result
 
+from harness.check import Accounting, Bound, CallResult, CheckerResult, JobExpectResult, TickView
 from harness.reports.claims import (
     CHANGED,
     NOT_RUN,
@@ -18,8 +20,7 @@ from harness.reports.claims import (
     render_claims,
     write_claims,
 )
-
-DAPR = {"runtime": "1.18.3", "daprd": "1.18.3", "scheduler": "1.18.3", "placement": "1.18.3"}
+from harness.summary import DaprInfo, Provenance, RunSummary
 
 PROBE = {
     "replicas": 1, "window_s": 5,
@@ -46,19 +47,20 @@ POINTER = {"replicas": 1, "window_s": 5, "jobs": [{"name": "x", "dueTime": "1s"}
                      "jobs": ["tick"], "bindings": ["cron-tick"]}}
 
 
-def call(id_: str, job: str, status: int, expect: int, checks: int = 0) -> dict[str, Any]:
-    return {"id": id_, "method": "POST", "api": "v1.0", "job": job, "expect_status": expect,
-            "observed_status": status, "checks": ["x"] * checks,
-            "verdict": "pass" if status == expect else "fail",
-            "reasons": [] if status == expect else [f"status {status}, expected {expect}"]}
+def call(id_: str, job: str, status: int, expect: int, checks: int = 0) -> CallResult:
+    ok = status == expect
+    return CallResult(0, id_, "POST", "v1.0", job, expect, status, None, None, ["x"] * checks,
+                      "pass" if ok else "fail", [] if ok else [f"status {status}, expected {expect}"])
 
 
 def summary(run_id: str, scenario: str, *, passed: bool = True, started: str = "2026-11-28T20:00:00Z",
-            **extra: Any) -> dict[str, Any]:
-    return {"run_id": run_id, "scenario": scenario, "started_at": started, "dapr": DAPR,
-            "harness_commit": "abc1234", "replicas": extra.pop("replicas", 1),
-            "window_s": extra.pop("window_s", 5.0), "passed": passed, "mechanisms": [],
-            "calls": [], "expect_jobs": [], "job_triggers": {}, "driver_errors": [], **extra}
+            replicas: int = 1, window_s: float = 5.0, **extra: Any) -> RunSummary:
+    checkers = [CheckerResult("calls", "pass" if passed else "fail",
+                              [r for c in extra.get("calls", []) for r in c.reasons])]
+    return RunSummary(run_id=run_id, scenario=scenario, started_at=started,
+                      dapr=DaprInfo(runtime="1.18.3", daprd="1.18.3"),
+                      provenance=Provenance(commit="abc1234"), replicas=replicas,
+                      window_s=window_s, passed=passed, checkers=checkers, **extra)
 
 
 PROBE_RUN = summary(
@@ -68,23 +70,20 @@ PROBE_RUN = summary(
                             "first_after_create_s": 1.0021, "spacing_s": {"min": 0.999,
                                                                           "max": 1.0012},
                             "at_s": [1.0, 2.0, 3.0, 4.0], "payloads": [None]}},
-    mechanisms=[{"mechanism": "job", "name": "h-500", "schedule": "dueTime 1s",
-                 "ticks_expected": 1, "exactly_once_ticks": 0, "lost_ticks": 0,
-                 "duplicated_ticks": 1, "early_triggers": 0, "lateness_ms": {"max": 2.1}}],
-    expect_jobs=[{"job": "h-500", "from_s": 2.5, "until_s": None, "triggers": 2,
-                  "spacing_s": {"min": 1.0, "max": 1.0}, "verdict": "pass", "reasons": []}],
+    mechanisms=[mechanism_result("job", "h-500", schedule="dueTime 1s", ticks=1, once=0,
+                                 lateness_ms={"p50": 2.1, "p90": 2.1, "p99": 2.1, "max": 2.1})],
+    expect_jobs=[JobExpectResult("h-500", 2.5, None, 2, {"min": 1.0, "max": 1.0}, None, [],
+                                 "pass", [])],
 )
 COMPARISON_RUN = summary(
     "0002-comparison", "comparison", replicas=3, window_s=24.0,
     mechanisms=[
-        {"mechanism": "job", "name": "tick", "schedule": "@every 2s", "ticks_expected": 11,
-         "triggers": 12, "triggers_per_tick": 1.0, "per_replica": {"0": 6, "1": 3, "2": 3},
-         "exactly_once_ticks": 11, "lost_ticks": 0, "duplicated_ticks": 0, "early_triggers": 0,
-         "lateness_ms": {"max": 4.5}},
-        {"mechanism": "binding", "name": "cron-tick", "schedule": "@every 2s",
-         "ticks_expected": 11, "triggers": 36, "triggers_per_tick": 3.0,
-         "per_replica": {"0": 12, "1": 12, "2": 12},
-         "per_replica_view": {"ticks_expected": 33, "once": 33, "duplicated": 0, "lost": 0}},
+        mechanism_result("job", "tick", ticks=11, triggers=12, per_replica={0: 6, 1: 3, 2: 3},
+                         lateness_ms={"p50": 4.0, "p90": 4.0, "p99": 4.0, "max": 4.5}),
+        mechanism_result("binding", "cron-tick", ticks=33, triggers=36,
+                         accounting=Accounting(judged=33),
+                         across=TickView(ticks=11, duplicated=Bound(11, 11)),
+                         per_replica={0: 12, 1: 12, 2: 12}),
     ],
 )
 
@@ -99,15 +98,15 @@ def scenarios_dir(tmp_path: Path) -> Path:
     return directory
 
 
-def make_runs(tmp_path: Path, *summaries: dict[str, Any]) -> Path:
+def make_runs(tmp_path: Path, *summaries: RunSummary) -> Path:
     runs = tmp_path / "runs"
     for s in summaries:
-        (runs / s["run_id"]).mkdir(parents=True)
-        (runs / s["run_id"] / "summary.json").write_text(json.dumps(s))
+        (runs / s.run_id).mkdir(parents=True)
+        s.write(runs / s.run_id / "summary.json")
     return runs
 
 
-def rows_for(scenarios_dir: Path, *summaries: dict[str, Any]) -> dict[str, Any]:
+def rows_for(scenarios_dir: Path, *summaries: RunSummary) -> dict[str, Any]:
     rows = claim_rows(load_claim_scenarios(scenarios_dir), list(summaries))
     return {row.claim.id: row for row in rows}
 
@@ -135,7 +134,7 @@ def test_verdict_follows_the_latest_run(scenarios_dir: Path) -> None:
     assert rows["C1"].verdict == NOT_RUN  # the comparison has no run
     failed = summary("0003-probe", "probe", passed=False, started="2026-11-28T21:00:00Z")
     rows = rows_for(scenarios_dir, PROBE_RUN, failed)
-    assert rows["C10"].verdict == CHANGED and rows["C10"].summary["run_id"] == "0003-probe"
+    assert rows["C10"].verdict == CHANGED and rows["C10"].summary.run_id == "0003-probe"
 
 
 def test_numbers_of_calls_and_jobs(scenarios_dir: Path) -> None:
@@ -200,7 +199,8 @@ def test_write_claims_writes_document_and_evidence(scenarios_dir: Path, tmp_path
     assert written[0] == out / "claims.md" and all(p.exists() for p in written)
     assert sorted(p.name for p in (out / "evidence").iterdir()) == [
         "0001-probe.json", "0002-comparison.json"]
-    assert json.loads((out / "evidence" / "0001-probe.json").read_text()) == PROBE_RUN
+    assert json.loads((out / "evidence" / "0001-probe.json").read_text()) == json.loads(
+        PROBE_RUN.model_dump_json())
 
 
 def test_write_claims_without_claim_scenarios_is_an_error(tmp_path: Path) -> None:

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+from fakeruns import mechanism_result
 
 from harness.reports.compare import UnknownRun, compare_runs, find_summary
 from harness.run.rundir import new_run_dir
+from harness.summary import DaprInfo, Provenance, RunSummary
 
 
-def summary(run_id: str, triggers: int, version: str = "1.18.3") -> dict[str, Any]:
-    entry = {"mechanism": "job", "name": "tick", "ticks_expected": 10, "triggers": triggers,
-             "triggers_per_tick": triggers / 10, "exactly_once_ticks": 10, "duplicated_ticks": 0,
-             "lost_ticks": 0, "early_triggers": 0, "verdict": "pass",
-             "lateness_ms": {"p50": 4.0, "p99": 5.0, "max": 5.0}}
-    return {"run_id": run_id, "scenario": "comparison", "dapr": {"runtime": version},
-            "harness_commit": "abc", "replicas": 3, "window_s": 24.0, "passed": True,
-            "mechanisms": [entry]}
+def summary(run_id: str, attempts: int, version: str = "1.18.3") -> RunSummary:
+    return RunSummary(run_id=run_id, scenario="comparison", dapr=DaprInfo(runtime=version),
+                      provenance=Provenance(commit="abc"), replicas=3, window_s=24.0,
+                      passed=True, mechanisms=[mechanism_result(attempts=attempts)])
 
 
 def test_compare_lists_only_what_differs() -> None:
     text = compare_runs(summary("0001-a", 10), summary("0002-b", 12, version="1.18.4"))
     assert "1.18.3" in text and "1.18.4" in text
-    assert "| job tick    | triggers" in text and "+2" in text
+    assert "| job tick    | attempts" in text and "+2" in text
     assert "lateness p50" not in text  # equal in both runs
 
 
@@ -36,11 +32,12 @@ def test_compare_of_identical_figures_says_so() -> None:
 def test_find_summary_by_number_and_unknown(tmp_path: Path) -> None:
     runs, evidence = tmp_path / "runs", tmp_path / "evidence"
     (runs / "0007-x").mkdir(parents=True)
-    (runs / "0007-x" / "summary.json").write_text(json.dumps(summary("0007-x", 1)))
+    summary("0007-x", 1).write(runs / "0007-x" / "summary.json")
     evidence.mkdir()
-    (evidence / "0008-y.json").write_text(json.dumps(summary("0008-y", 2)))
-    assert find_summary(runs, evidence, "0007")["run_id"] == "0007-x"
-    assert find_summary(runs, evidence, "0008-y")["run_id"] == "0008-y"
+    summary("0008-y", 2).write(evidence / "0008-y.json")
+    (evidence / "0008-y.scenario.json").write_text("{}")  # beside a summary, not a run
+    assert find_summary(runs, evidence, "0007").run_id == "0007-x"
+    assert find_summary(runs, evidence, "0008-y").run_id == "0008-y"
     with pytest.raises(UnknownRun, match="unknown run id '0009'"):
         find_summary(runs, evidence, "0009")
 

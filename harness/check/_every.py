@@ -1,0 +1,122 @@
+"""``@every D`` cron bindings: a chain of fires per sidecar, not a grid.
+
+dapr/kit ``cron/cron.go`` (``run``) sets an entry's next time to ``schedule.Next(now)`` when it
+fires, and ``ConstantDelaySchedule.Next(t)`` is ``t + D`` (``cron/constantdelay.go``): each fire
+is one period after the previous *fire*, not after the previous tick, so the timer's lateness
+accumulates (*drift*). Each sidecar counts from its own start, and a restarted sidecar starts a
+new chain. The model, per replica and per sidecar incarnation (between two ``replica_ready``
+events):
+
+- a fire at least ``D`` after the previous one is that chain's next tick;
+- a fire less than ``D`` after the previous one is *early* (less than a quarter of ``D``: a
+  duplicate of the previous tick);
+- a gap of ``g`` holds ``round(g / D) - 1`` lost ticks, at ``previous + jD``;
+- after the incarnation's last fire, the ticks it still owed before it ended are lost; so are
+  ticks of an incarnation that never fired.
+
+Lateness cannot be measured (the chain's origin is not recorded); drift is, as the mean of
+``gap - D`` over regular gaps, in milliseconds per tick and per day.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from harness.check._delivery import Attempt
+from harness.check._ledger import Ledger, TickRecord
+
+__all__ = ["Drift", "chain_ledger", "drift_of"]
+
+DUPLICATE_FRACTION = 0.25  # a fire within this fraction of D of the previous is a duplicate
+EARLY_TOLERANCE_S = 0.05  # delivery-latency jitter between two arrivals (measured: a few ms, more under load)
+REGULAR_FRACTION = 0.25  # gaps within D +- this fraction of D measure drift
+
+
+@dataclass(frozen=True)
+class Drift:
+    per_tick_ms: float | None
+    per_day_s: float | None
+    gaps: int
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        return {"per_tick_ms": self.per_tick_ms, "per_day_s": self.per_day_s, "gaps": self.gaps}
+
+
+def _lost_between(prev: float, nxt: float, period: float) -> list[float]:
+    missing = max(0, round((nxt - prev) / period) - 1)
+    return [prev + j * period for j in range(1, missing + 1)]
+
+
+def _owed_until(last: float, end: float, period: float) -> list[float]:
+    """Ticks a chain whose last fire was ``last`` owed before ``end`` (exclusive)."""
+    n = max(0, math.ceil((end - last) / period - 1 - DUPLICATE_FRACTION))
+    return [last + j * period for j in range(1, n + 1)]
+
+
+def _incarnation(fires: Sequence[Attempt], start: float, end: float, period: float,
+                 lo: float, hi: float) -> list[TickRecord]:
+    """Tick records of one sidecar incarnation alive in ``[start, end)``."""
+    records: list[TickRecord] = []
+
+    def tick(t: float, attempt: Attempt | None = None, early: bool = False) -> TickRecord:
+        rec = TickRecord(t, lo <= t < hi)
+        if attempt is not None:
+            rec.attempts.append(attempt)
+            rec.deliveries = 1
+            rec.early = int(early)
+        records.append(rec)
+        return rec
+
+    if not fires:
+        n = max(0, math.floor((min(end, hi) - max(start, lo)) / period))
+        return [TickRecord(max(start, lo) + j * period, True) for j in range(1, n + 1)]
+    previous: TickRecord | None = None
+    for fire in fires:
+        if previous is None:
+            for t in _lost_between(min(start, fire.wall - period), fire.wall, period):
+                tick(t)
+            previous = tick(fire.wall, fire)
+            continue
+        gap = fire.wall - previous.time
+        if gap < DUPLICATE_FRACTION * period:
+            previous.attempts.append(fire)
+            previous.deliveries += 1
+            continue
+        for t in _lost_between(previous.time, fire.wall, period):
+            tick(t)
+        previous = tick(fire.wall, fire, early=gap < period - EARLY_TOLERANCE_S)
+    for t in _owed_until(previous.time, end, period):
+        tick(t)
+    return records
+
+
+def chain_ledger(fires: Sequence[Attempt], readies: Sequence[float], period: float,
+                 lo: float, hi: float, stop: float) -> Ledger:
+    """The ledger of one replica's ``@every`` binding: ``readies`` are its sidecar starts,
+    ``[lo, hi)`` the judged range, ``stop`` when its last incarnation ended."""
+    starts = list(readies) or [lo]
+    fires = sorted(fires, key=lambda a: a.wall)
+    ticks: list[TickRecord] = []
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else stop
+        # A sidecar's cron starts before it reports ready: its first incarnation owns the
+        # fires recorded before that.
+        last = i + 1 == len(starts)
+        mine = [f for f in fires if (i == 0 or start <= f.wall) and (last or f.wall < end)]
+        ticks += _incarnation(mine, start, end, period, lo, hi)
+    return Ledger(sorted(ticks, key=lambda t: t.time), [], lo)
+
+
+def drift_of(ledgers: Sequence[Ledger], period: float) -> Drift:
+    """Mean ``gap - D`` over consecutive regular fires of every replica's chain."""
+    excess: list[float] = []
+    for ledger in ledgers:
+        fired = [t.time for t in ledger.ticks if t.attempts]
+        excess += [b - a - period for a, b in zip(fired, fired[1:])
+                   if abs(b - a - period) <= REGULAR_FRACTION * period]
+    if not excess:
+        return Drift(None, None, 0)
+    per_tick = sum(excess) / len(excess)
+    return Drift(round(per_tick * 1000, 3), round(per_tick * 86400 / period, 3), len(excess))

@@ -1,0 +1,424 @@
+"""One result per scheduled task of a scenario: its tick model, both readings, its verdict.
+
+Tick models, from Dapr's source:
+
+- **Jobs** (Jobs API; jobs created through the SDK alike): one stream for the app-id, whatever
+  replica receives it. Ticks from the ``job_created`` event's ``sent_wall`` (the scheduler
+  cannot have created the job earlier, so lateness is never under-estimated; measured on
+  1.18.3: ``@every`` counts from creation to the millisecond), ``dueTime``, ``repeats``, ``ttl``
+  (ticks after expiry do not exist) and a deletion (no ticks after it). Retries follow the
+  job's failure policy; owed ticks may be replayed (see ``_ledger``).
+- **Cron bindings with a cron spec**: one stream per replica on the shared grid, judged from
+  the replica's first ``replica_ready`` until the window ends or it is scaled in; an attempt
+  stands for the latest tick at or before it (an overdue entry fires once at wake time:
+  dapr/kit ``cron/cron.go``), so ticks a down sidecar missed are lost.
+- **``@every`` bindings**: a chain per replica (``_every``).
+
+Judged ticks are those in ``[window_start, window_end)``; the runner keeps recording for a grace
+period after the window so that late deliveries and retries of judged ticks are seen, and
+every attempt lands in exactly one column of the accounting.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.check._delivery import GATED, RetryPolicy, attempt_of
+from harness.check._every import chain_ledger, drift_of
+from harness.check._ledger import Ledger, Reading, Stream, TickRecord, period_at, read
+from harness.check._result import Accounting, Bound, MechanismResult, TickView
+from harness.check._window import Window
+from harness.run.history import Event, History, Trigger
+from harness.scenario.model import BindingSpec, Expectation, JobSpec, Scenario
+from harness.scenario.schedule import every_seconds, parse_due_time, parse_point_in_time, tick_times
+
+__all__ = ["ON_TIME_FRACTION", "PHASES", "grace_period", "mechanism_results", "replicas_of"]
+
+ON_TIME_FRACTION = 0.25  # of the gap to the next tick: a first attempt later than this is late
+PHASES = ("before", "during", "recovering", "after")
+_YEAR = 367 * 86400.0
+_READINGS: tuple[Reading, Reading] = ("kind", "strict")
+
+
+@dataclass(frozen=True)
+class _Task:
+    mechanism: str
+    name: str
+    schedule: str
+    view: str
+    ledgers: dict[Reading, list[Ledger]]  # one ledger per stream (jobs: one; bindings: per replica)
+    stream_replicas: list[int | None]  # the replica of each stream (None: any replica)
+    attempts: list[Trigger]
+    period: float | None  # @every chains: drift is measured
+    notes: list[str]
+
+
+def replicas_of(history: History, scenario: Scenario) -> list[int]:
+    """Replicas of the scenario plus any seen in the history (e.g. added by scale_out)."""
+    seen = {int(e.attrs["replica"]) for e in history.events
+            if e.event in ("replica_started", "replica_ready") and "replica" in e.attrs}
+    return sorted(set(range(scenario.replicas)) | seen | {t.replica for t in history.triggers})
+
+
+# --- Jobs ------------------------------------------------------------------------------------
+
+
+def _ok(status: object) -> bool:
+    return isinstance(status, int) and 200 <= status < 300
+
+
+def _created_event(history: History, name: str) -> Event | None:
+    return next((e for e in history.events_named("job_created")
+                 if e.attrs.get("name") == name and _ok(int(e.attrs.get("status", 204)))), None)
+
+
+def _span_after(schedule: str | None, t: float, six_fields: bool) -> float:
+    """How far past ``t`` the next tick of ``schedule`` can be (so a grid reaches beyond ``t``)."""
+    if schedule is None:
+        return 0.0
+    period = every_seconds(schedule)
+    if period is not None:
+        return period
+    nxt = tick_times(schedule, start=t, until=t + _YEAR, limit=1, six_fields=six_fields)
+    return nxt[0] - t if nxt else 0.0
+
+
+def _job_times(job: JobSpec, start: float, until: float) -> list[float]:
+    due = parse_due_time(job.dueTime, start) if job.dueTime else None
+    lo = start if due is None else min(start, due - 1.0)  # a past dueTime still fires (late)
+    ticks = tick_times(job.schedule, start=lo, until=until + _span_after(job.schedule, until, True),
+                       due=due, limit=job.repeats)
+    if job.ttl and job.schedule:
+        expiry = parse_point_in_time(job.ttl, due if due is not None else start)
+        ticks = [t for t in ticks if t <= expiry]
+    return ticks
+
+
+def _deleted_at(history: History, name: str, after: float) -> float:
+    """When the first successful delete of job ``name`` after ``after`` was sent (or inf)."""
+    sent = [float(e.attrs.get("sent_wall", e.wall)) for e in history.events_named("job_deleted")
+            if e.attrs.get("name") == name and e.wall > after]
+    sent += [float(e.attrs.get("sent_wall", e.wall)) for e in history.events_named("api_call")
+             if e.attrs.get("method") == "DELETE" and e.attrs.get("job") == name
+             and _ok(e.attrs.get("status")) and e.wall > after]
+    return min(sent, default=math.inf)
+
+
+def _job_task(history: History, job: JobSpec, win: Window, mechanism: str) -> _Task:
+    triggers = history.accepted(mechanism, job.name)  # type: ignore[arg-type]
+    created = _created_event(history, job.name)
+    label = job.schedule or f"dueTime {job.dueTime}"
+    if created is None:
+        note = f"job {job.name!r} was not created (no job_created event with a 2xx status)"
+        empty = {r: [Ledger([], [], win.start)] for r in _READINGS}
+        return _Task(mechanism, job.name, label, "across replicas", empty, [None], triggers,
+                     None, [note])
+    start = float(created.attrs.get("sent_wall", created.wall))
+    spec = created.attrs.get("spec") or {}
+    if job.dueTime is None and isinstance(spec.get("dueTime"), str):  # due_rfc3339_in_s
+        job = job.model_copy(update={"dueTime": spec["dueTime"]})
+    deleted = _deleted_at(history, job.name, created.wall)
+    times = [t for t in _job_times(job, start, win.recording_end) if t < deleted]
+    stream = Stream(times, max(win.start, start), min(win.end, deleted),
+                    [attempt_of(t) for t in triggers],
+                    RetryPolicy.from_spec(spec.get("failurePolicy")), catch_up=True,
+                    stalls=win.stalls())
+    return _Task(mechanism, job.name, label, "across replicas",
+                 {r: [read(stream, r)] for r in _READINGS}, [None], triggers, None, [])
+
+
+# --- Bindings ---------------------------------------------------------------------------------
+
+
+def _tick_at_or_before(schedule: str, t: float) -> float | None:
+    for back in (60.0, 3600.0, 86400.0, 32 * 86400.0, _YEAR):
+        ticks = tick_times(schedule, start=t - back, until=t, six_fields=False)
+        if ticks:
+            return ticks[-1]
+    return None
+
+
+def _binding_grid(schedule: str, lo: float, hi: float) -> list[float]:
+    before = _tick_at_or_before(schedule, lo)
+    start = (before if before is not None else lo) - 1e-6
+    return tick_times(schedule, start=start, until=hi + _span_after(schedule, hi, False),
+                      six_fields=False)
+
+
+def _binding_task(history: History, binding: BindingSpec, win: Window, replicas: list[int],
+                  mechanism: str = "binding") -> _Task:
+    triggers = history.accepted(mechanism, binding.name)  # type: ignore[arg-type]
+    attempts = {r: [attempt_of(t) for t in triggers if t.replica == r] for r in replicas}
+    period = every_seconds(binding.schedule)
+    ledgers: dict[Reading, list[Ledger]] = {r: [] for r in _READINGS}
+    if period is not None:
+        for r in replicas:
+            ledger = chain_ledger(attempts[r], win.ready.get(r, ()), period, win.first(r),
+                                  win.last(r), min(win.recording_end, win.stopped.get(r, math.inf)))
+            for reading in _READINGS:
+                ledgers[reading].append(ledger)
+        return _Task(mechanism, binding.name, binding.schedule, "per replica", ledgers,
+                     list(replicas), triggers, period, [])
+    earliest = min([win.start, *(t.wall for t in triggers)])
+    times = _binding_grid(binding.schedule, earliest, win.recording_end)
+    for r in replicas:
+        stream = Stream(times, win.first(r), win.last(r), attempts[r])
+        for reading in _READINGS:
+            ledgers[reading].append(read(stream, reading))
+    return _Task(mechanism, binding.name, binding.schedule, "per replica", ledgers,
+                 list(replicas), triggers, None, [])
+
+
+def _gated_task(history: History, binding: BindingSpec, win: Window, replicas: list[int],
+                mechanism: str) -> _Task:
+    """A binding whose handler takes a lock or claims the tick: the work is judged across
+    replicas, on the binding's grid (every sidecar's attempt at a tick stands for that tick)."""
+    triggers = history.accepted(mechanism, binding.name)  # type: ignore[arg-type]
+    earliest = min([win.start, *(t.wall for t in triggers)])
+    times = _binding_grid(binding.schedule, earliest, win.recording_end)
+    stream = Stream(times, win.start, win.end, [attempt_of(t) for t in triggers])
+    return _Task(mechanism, binding.name, binding.schedule, "across replicas",
+                 {r: [read(stream, r)] for r in _READINGS}, [None], triggers, None, [])
+
+
+# --- Views and tallies ------------------------------------------------------------------------
+
+
+def _judged(ledgers: Sequence[Ledger]) -> list[TickRecord]:
+    return [t for ledger in ledgers for t in ledger.judged]
+
+
+def _lost(tick: TickRecord, gated: bool) -> bool:
+    return tick.deliveries == 0 if gated else not tick.attempts
+
+
+def _counts(groups: Sequence[Sequence[TickRecord]], gated: bool) -> tuple[int, int, int, int, int, int]:
+    """(ticks, once, duplicated, extra, lost, undelivered) over groups of records that stand for
+    one tick (a group: one tick of a stream, or one global tick across replicas)."""
+    deliveries = [sum(t.deliveries for t in g) for g in groups]
+    lost = sum(all(_lost(t, gated) for t in g) for g in groups)
+    undelivered = sum(1 for g, d in zip(groups, deliveries, strict=True)
+                      if d == 0 and not all(_lost(t, gated) for t in g))
+    return (len(groups), sum(d == 1 for d in deliveries), sum(d > 1 for d in deliveries),
+            sum(max(0, d - 1) for d in deliveries), lost, undelivered)
+
+
+def _view(per_reading: dict[Reading, list[Sequence[TickRecord]]], gated: bool) -> TickView:
+    kind, strict = (_counts(per_reading[r], gated) for r in _READINGS)
+    return TickView(ticks=strict[0], once=Bound(strict[1], kind[1]),
+                    duplicated=Bound(kind[2], strict[2]), extra=Bound(kind[3], strict[3]),
+                    lost=Bound(kind[4], strict[4]), undelivered=strict[5])
+
+
+def _global_groups(task: _Task, reading: Reading) -> list[list[TickRecord]]:
+    """Judged ticks across replicas: one group per tick (bindings: same time or same ordinal)."""
+    ledgers = task.ledgers[reading]
+    if task.view == "across replicas":
+        return [[t] for t in _judged(ledgers)]
+    groups: dict[float | int, list[TickRecord]] = defaultdict(list)
+    for ledger in ledgers:
+        for k, tick in enumerate(ledger.judged):
+            groups[k if task.period is not None else round(tick.time, 3)].append(tick)
+    return [groups[key] for key in sorted(groups)]
+
+
+def _replica_groups(task: _Task, reading: Reading, win: Window,
+                    replicas: list[int]) -> list[list[TickRecord]]:
+    """Judged (replica, tick) pairs; for an across-replicas stream each replica's share."""
+    if task.view == "per replica":
+        return [[t] for t in _judged(task.ledgers[reading])]
+    out: list[list[TickRecord]] = []
+    for tick in _judged(task.ledgers[reading]):
+        for r in replicas:
+            if win.first(r) <= tick.time < win.last(r):
+                mine = [a for a in tick.attempts if a.replica == r]
+                out.append([TickRecord(tick.time, True, mine,
+                                       deliveries=sum(a.delivered for a in mine))])
+    return out
+
+
+def _accounting(task: _Task, win: Window) -> Accounting:
+    judged = before = after = 0
+    for ledger in task.ledgers["strict"]:
+        for tick in ledger.ticks:
+            n = len(tick.attempts)
+            if tick.judged:
+                judged += n
+            elif tick.time < ledger.lo:
+                before += n
+            else:
+                after += n
+    early = sum(len(ledger.early) for ledger in task.ledgers["strict"])
+    unexplained = len(task.attempts) - judged - before - after - early
+    return Accounting(judged, before, after, early, max(0, unexplained))
+
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p90": None, "p99": None, "max": None}
+    p50, p90, p99 = np.percentile(np.array(values), [50, 90, 99], method="linear")
+    return {"p50": round(float(p50), 3), "p90": round(float(p90), 3),
+            "p99": round(float(p99), 3), "max": round(float(max(values)), 3)}
+
+
+def _lateness(ledger: Ledger) -> list[tuple[TickRecord, float]]:
+    return [(t, t.first - t.time) for t in ledger.judged if t.first is not None]
+
+
+def _late_ticks(ledger: Ledger) -> list[TickRecord]:
+    """Judged ticks whose first attempt came later than ``ON_TIME_FRACTION`` of a period."""
+    times = [t.time for t in ledger.ticks]
+    return [t for k, t in enumerate(ledger.ticks) if t.judged and t.first is not None
+            and t.first - t.time > ON_TIME_FRACTION * period_at(times, k)]
+
+
+def _replayed(task: _Task, win: Window) -> set[int]:
+    """Late ticks of a scheduler-backed task inside a stall: held, then replayed (``id``s)."""
+    if task.view != "across replicas" or task.period is not None:
+        return set()
+    stalls = win.stalls()
+    return {id(t) for lg in task.ledgers["strict"] for t in _late_ticks(lg)
+            if any(a <= t.time <= b for a, b in stalls)}
+
+
+def _phase(t: float, win: Window) -> str:
+    if not win.faults or t < min(f.start for f in win.faults):
+        return "before"
+    if any(f.start <= t <= f.end for f in win.faults):
+        return "during"
+    if any(f.end < t <= f.recovery_end for f in win.faults):
+        return "recovering"
+    return "after"
+
+
+def _phases(task: _Task, win: Window) -> dict[str, dict[str, int]]:
+    gated = task.mechanism in GATED
+    replayed = _replayed(task, win)
+    out = {p: {"ticks": 0, "delivered": 0, "lost": 0, "duplicated": 0, "replayed": 0}
+           for p in PHASES}
+    for tick in _judged(task.ledgers["strict"]):
+        tally = out[_phase(tick.time, win)]
+        tally["ticks"] += 1
+        tally["delivered"] += int(tick.deliveries > 0)
+        tally["lost"] += int(_lost(tick, gated))
+        tally["duplicated"] += int(tick.deliveries > 1)
+        tally["replayed"] += int(id(tick) in replayed)
+    return out
+
+
+# --- Results and verdicts ---------------------------------------------------------------------
+
+
+def _verdict(result: MechanismResult, expect: Expectation | None) -> None:
+    if expect is None:
+        result.verdict = "n/a"
+        return
+    per_replica = expect.delivery == "once_per_replica"
+    view = result.per_replica_view if per_replica else result.across
+    suffix = " (per replica)" if per_replica else ""
+    hard = list(result.notes)
+    soft: list[str] = []
+
+    def bound(what: str, value: Bound, allowed: int) -> None:
+        if value.low > allowed:
+            hard.append(f"{what} {value} ticks, allowed {allowed}{suffix}")
+        elif value.high > allowed:
+            soft.append(f"{what} {value} ticks (ambiguous: {value.low} under the kindest "
+                        f"reading), allowed {allowed}{suffix}")
+
+    if view.ticks < expect.min_ticks:
+        hard.append(f"window too short: {view.ticks} ticks judged{suffix}, "
+                    f"need at least {expect.min_ticks}")
+    bound("lost", view.lost, expect.max_lost)
+    # at_least_once allows duplicates, unless the scenario caps them with max_duplicated.
+    if expect.delivery != "at_least_once" or "max_duplicated" in expect.model_fields_set:
+        bound("duplicated", view.duplicated, expect.max_duplicated)
+    if result.early > expect.max_early:
+        hard.append(f"{result.early} early attempts, allowed {expect.max_early}")
+    if result.accounting.unexplained:
+        hard.append(f"{result.accounting.unexplained} attempts no tick explains")
+    if expect.triggers is not None and result.triggers != expect.triggers:
+        hard.append(f"{result.triggers} triggers, expected exactly {expect.triggers}")
+    result.reasons = hard + soft
+    result.verdict = "fail" if hard else "ambiguous" if soft else "pass"
+
+
+def _result(task: _Task, win: Window, replicas: list[int], expect: Expectation | None) -> MechanismResult:
+    gated = task.mechanism in GATED
+    strict = task.ledgers["strict"]
+    judged = _judged(strict)
+    samples = [late for ledger in strict for _, late in _lateness(ledger)]
+    worst_late = [late for ledger in task.ledgers["kind"] for _, late in _lateness(ledger)]
+    lateness = _percentiles([s * 1000 for s in samples]) if task.period is None else {
+        "p50": None, "p90": None, "p99": None, "max": None}
+    if task.period is None and worst_late:
+        lateness["max_any_reading"] = round(max(max(worst_late), max(samples, default=0)) * 1000, 3)
+    early = max(sum(t.early for t in _judged(task.ledgers[r]))
+                + sum(len(lg.early) for lg in task.ledgers[r]) for r in _READINGS)
+    lost_ticks = [t for t in judged if _lost(t, gated)]
+    per_stream_lost = {r: sum(_lost(t, gated) for t in lg.judged)
+                       for r, lg in zip(task.stream_replicas, strict, strict=True) if r is not None}
+    result = MechanismResult(
+        mechanism=task.mechanism, name=task.name, schedule=task.schedule, view=task.view,
+        replicas=len(replicas), window_s=round(win.length_s, 3), grace_s=round(win.grace_s, 3),
+        triggers=len(task.attempts),
+        per_replica=dict(Counter(t.replica for t in task.attempts)),
+        accounting=_accounting(task, win),
+        across=_view({r: _global_groups(task, r) for r in _READINGS}, gated),
+        per_replica_view=_view({r: _replica_groups(task, r, win, replicas) for r in _READINGS},
+                               gated),
+        attempts=sum(len(t.attempts) for t in judged),
+        deliveries=sum(t.deliveries for t in judged), failed=sum(t.failed for t in judged),
+        retries=sum(t.retries for t in judged), gated_out=sum(t.gated_out for t in judged),
+        early=early, late=sum(len(_late_ticks(lg)) for lg in strict) if task.period is None else 0,
+        replayed=len(_replayed(task, win)),
+        lateness_ms=lateness,
+        lateness_samples_ms=[round(s * 1000, 3) for s in samples] if task.period is None else [],
+        drift=drift_of(strict, task.period).to_dict() if task.period is not None else None,
+        phases=_phases(task, win) if win.faults else {},
+        lost_at_s=[[None if task.view == "across replicas" else _replica_of(task, t),
+                    round(t.time - win.start, 3)] for t in lost_ticks[:40]],
+        lost_by_replica=per_stream_lost if task.view == "per replica" else None,
+        delivery_expected=expect.delivery if expect else None,
+        notes=list(task.notes),
+    )
+    _verdict(result, expect)
+    return result
+
+
+def _replica_of(task: _Task, tick: TickRecord) -> int | None:
+    for r, ledger in zip(task.stream_replicas, task.ledgers["strict"], strict=True):
+        if any(t is tick for t in ledger.ticks):
+            return r
+    return None
+
+
+def mechanism_results(history: History, scenario: Scenario, win: Window) -> list[MechanismResult]:
+    """One result per job created with status 204 and per binding of ``scenario``."""
+    replicas = replicas_of(history, scenario)
+    results: list[MechanismResult] = []
+    for job in scenario.jobs:
+        if job.expect_status == 204:
+            results.append(_result(_job_task(history, job, win, "job"), win, replicas,
+                                   scenario.expect.get("job")))
+    for binding in scenario.bindings:
+        results.append(_result(_binding_task(history, binding, win, replicas), win, replicas,
+                               scenario.expect.get("binding")))
+    return results
+
+
+
+def grace_period(scenario: Scenario) -> float:
+    """How long to keep recording after the window so that judged ticks' late deliveries and
+    retries are seen: the longest period (capped) plus the longest retry budget, plus a second
+    for delivery."""
+    periods = [every_seconds(s) or 2.0 for s in
+               [*(j.schedule for j in scenario.jobs if j.schedule), *(b.schedule for b in scenario.bindings)]]
+    budgets = [RetryPolicy.from_spec(j.failurePolicy.model_dump(exclude_none=True)
+                                     if j.failurePolicy else None).budget_s for j in scenario.jobs]
+    return min(max(periods, default=0.0), 5.0) + min(max(budgets, default=0.0), 10.0) + 1.0

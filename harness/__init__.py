@@ -1,3 +1,37 @@
-"""A test harness that produces evidence about how Dapr schedules work (Jobs API vs cron binding)."""
+"""A test harness that produces evidence about how Dapr schedules work across replicas.
+
+Roles, one sub-package each, data flowing one way: ``scenario`` (pure data) -> ``cluster`` (real
+processes) -> ``run`` (driver, nemesis, sample app, history) -> ``check`` (verdicts) ->
+``reports`` (renderers of typed summaries); ``bench`` for benchmarks. ``runner`` runs one
+scenario end to end; ``summary`` is the typed record of a run every report reads; ``recheck``
+recomputes cited verdicts from stored histories.
+
+Only the standard library may be imported here at module level: ``python3 -m harness setup``
+must start on a machine without the dependencies, so the public names below load lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Scenario": "harness.scenario.model", "ScenarioError": "harness.scenario.model",
+    "load_scenario": "harness.scenario.model", "load_scenarios": "harness.scenario.model",
+    "FAULTS": "harness.scenario.faults",
+    "Cluster": "harness.cluster.controlplane", "locate_runtime": "harness.cluster.runtime",
+    "History": "harness.run.history", "load_history": "harness.run.history",
+    "CheckReport": "harness.check", "check_run": "harness.check",
+    "RunSummary": "harness.summary", "load_summaries": "harness.summary",
+    "RunResult": "harness.runner", "run_scenario": "harness.runner",
+    "recheck_evidence": "harness.recheck",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'harness' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -5,21 +5,32 @@ Runs on a fresh machine with only the standard library, so it imports nothing el
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
+import re
 import subprocess
 import sys
+import tomllib
 
 from harness.paths import REPO_ROOT
 
-# Import names of what pyproject.toml requires; any missing one means `pip install -e .`.
-REQUIRED_IMPORTS = (
-    "pytest", "httpx", "fastapi", "uvicorn", "yaml", "docker", "tabulate", "psutil",
-    "matplotlib", "pydantic", "croniter", "prometheus_client", "pytest_timeout",
-)
+__all__ = ["ensure_python_packages", "missing_imports", "required_distributions"]
+
+
+def required_distributions() -> list[str]:
+    """The distribution names pyproject.toml requires (its one list of dependencies)."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return [re.split(r"[<>=!~;\[ ]", spec, maxsplit=1)[0] for spec in project["dependencies"]]
 
 
 def missing_imports() -> list[str]:
-    return [name for name in REQUIRED_IMPORTS if importlib.util.find_spec(name) is None]
+    """Required distributions that are not installed; any means `pip install -e .`."""
+    missing = []
+    for name in required_distributions():
+        try:
+            importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(name)
+    return missing
 
 
 def ensure_python_packages() -> None:

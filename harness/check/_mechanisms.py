@@ -110,7 +110,7 @@ def _deleted_at(history: History, name: str, after: float) -> float:
 
 
 def _job_task(history: History, job: JobSpec, win: Window, mechanism: str) -> _Task:
-    triggers = history.accepted(mechanism, job.name)  # type: ignore[arg-type]
+    triggers = history.received(mechanism, job.name)  # type: ignore[arg-type]
     created = _created_event(history, job.name)
     label = job.schedule or f"dueTime {job.dueTime}"
     if created is None:
@@ -152,7 +152,7 @@ def _binding_grid(schedule: str, lo: float, hi: float) -> list[float]:
 
 def _binding_task(history: History, binding: BindingSpec, win: Window, replicas: list[int],
                   mechanism: str = "binding") -> _Task:
-    triggers = history.accepted(mechanism, binding.name)  # type: ignore[arg-type]
+    triggers = history.received(mechanism, binding.name)  # type: ignore[arg-type]
     attempts = {r: [attempt_of(t) for t in triggers if t.replica == r] for r in replicas}
     period = every_seconds(binding.schedule)
     ledgers: dict[Reading, list[Ledger]] = {r: [] for r in _READINGS}
@@ -178,7 +178,7 @@ def _gated_task(history: History, binding: BindingSpec, win: Window, replicas: l
                 mechanism: str) -> _Task:
     """A binding whose handler takes a lock or claims the tick: the work is judged across
     replicas, on the binding's grid (every sidecar's attempt at a tick stands for that tick)."""
-    triggers = history.accepted(mechanism, binding.name)  # type: ignore[arg-type]
+    triggers = history.received(mechanism, binding.name)  # type: ignore[arg-type]
     earliest = min([win.start, *(t.wall for t in triggers)])
     times = _binding_grid(binding.schedule, earliest, win.recording_end)
     stream = Stream(times, win.start, win.end, [attempt_of(t) for t in triggers])
@@ -197,49 +197,59 @@ def _lost(tick: TickRecord, gated: bool) -> bool:
     return tick.deliveries == 0 if gated else not tick.attempts
 
 
-def _counts(groups: Sequence[Sequence[TickRecord]], gated: bool) -> tuple[int, int, int, int, int, int]:
-    """(ticks, once, duplicated, extra, lost, undelivered) over groups of records that stand for
-    one tick (a group: one tick of a stream, or one global tick across replicas)."""
+Counts = tuple[int, int, int, int, int, int]  # ticks, once, duplicated, extra, lost, undelivered
+
+
+def _counts(groups: Sequence[Sequence[TickRecord]], gated: bool) -> Counts:
+    """Counts over groups of records that stand for one tick (a group: one tick of a stream,
+    or one global tick across replicas)."""
     deliveries = [sum(t.deliveries for t in g) for g in groups]
-    lost = sum(all(_lost(t, gated) for t in g) for g in groups)
-    undelivered = sum(1 for g, d in zip(groups, deliveries, strict=True)
-                      if d == 0 and not all(_lost(t, gated) for t in g))
-    return (len(groups), sum(d == 1 for d in deliveries), sum(d > 1 for d in deliveries),
-            sum(max(0, d - 1) for d in deliveries), lost, undelivered)
+    lost = [all(_lost(t, gated) for t in g) for g in groups]
+    return _tally(deliveries, [bool(g) and any(t.attempts for t in g) for g in groups], lost)
 
 
-def _view(per_reading: dict[Reading, list[Sequence[TickRecord]]], gated: bool) -> TickView:
-    kind, strict = (_counts(per_reading[r], gated) for r in _READINGS)
+def _tally(deliveries: Sequence[int], attempted: Sequence[bool], lost: Sequence[bool]) -> Counts:
+    return (len(deliveries), sum(d == 1 for d in deliveries), sum(d > 1 for d in deliveries),
+            sum(max(0, d - 1) for d in deliveries), sum(lost),
+            sum(1 for d, a, gone in zip(deliveries, attempted, lost, strict=True) if d == 0 and not gone and a))
+
+
+def _view(counts: dict[Reading, Counts]) -> TickView:
+    kind, strict = counts["kind"], counts["strict"]
     return TickView(ticks=strict[0], once=Bound(strict[1], kind[1]),
                     duplicated=Bound(kind[2], strict[2]), extra=Bound(kind[3], strict[3]),
                     lost=Bound(kind[4], strict[4]), undelivered=strict[5])
 
 
-def _global_groups(task: _Task, reading: Reading) -> list[list[TickRecord]]:
+def _global_counts(task: _Task, reading: Reading) -> Counts:
     """Judged ticks across replicas: one group per tick (bindings: same time or same ordinal)."""
+    gated = task.mechanism in GATED
     ledgers = task.ledgers[reading]
     if task.view == "across replicas":
-        return [[t] for t in _judged(ledgers)]
+        return _counts([[t] for t in _judged(ledgers)], gated)
     groups: dict[float | int, list[TickRecord]] = defaultdict(list)
     for ledger in ledgers:
         for k, tick in enumerate(ledger.judged):
             groups[k if task.period is not None else round(tick.time, 3)].append(tick)
-    return [groups[key] for key in sorted(groups)]
+    return _counts([groups[key] for key in sorted(groups)], gated)
 
 
-def _replica_groups(task: _Task, reading: Reading, win: Window,
-                    replicas: list[int]) -> list[list[TickRecord]]:
-    """Judged (replica, tick) pairs; for an across-replicas stream each replica's share."""
+def _replica_counts(task: _Task, reading: Reading, win: Window, replicas: list[int]) -> Counts:
+    """Judged (replica, tick) pairs; for an across-replicas stream, each replica's share."""
+    gated = task.mechanism in GATED
     if task.view == "per replica":
-        return [[t] for t in _judged(task.ledgers[reading])]
-    out: list[list[TickRecord]] = []
+        return _counts([[t] for t in _judged(task.ledgers[reading])], gated)
+    spans = {r: (win.first(r), win.last(r)) for r in replicas}
+    deliveries: list[int] = []
+    attempted: list[bool] = []
     for tick in _judged(task.ledgers[reading]):
-        for r in replicas:
-            if win.first(r) <= tick.time < win.last(r):
+        for r, (lo, hi) in spans.items():
+            if lo <= tick.time < hi:
                 mine = [a for a in tick.attempts if a.replica == r]
-                out.append([TickRecord(tick.time, True, mine,
-                                       deliveries=sum(a.delivered for a in mine))])
-    return out
+                deliveries.append(sum(a.delivered for a in mine))
+                attempted.append(any(not a.gated_out for a in mine))
+    lost = [d == 0 if gated else not a for d, a in zip(deliveries, attempted, strict=True)]
+    return _tally(deliveries, attempted, lost)
 
 
 def _accounting(task: _Task, win: Window) -> Accounting:
@@ -369,9 +379,8 @@ def _result(task: _Task, win: Window, replicas: list[int], expect: Expectation |
         triggers=len(task.attempts),
         per_replica=dict(Counter(t.replica for t in task.attempts)),
         accounting=_accounting(task, win),
-        across=_view({r: _global_groups(task, r) for r in _READINGS}, gated),
-        per_replica_view=_view({r: _replica_groups(task, r, win, replicas) for r in _READINGS},
-                               gated),
+        across=_view({r: _global_counts(task, r) for r in _READINGS}),
+        per_replica_view=_view({r: _replica_counts(task, r, win, replicas) for r in _READINGS}),
         attempts=sum(len(t.attempts) for t in judged),
         deliveries=sum(t.deliveries for t in judged), failed=sum(t.failed for t in judged),
         retries=sum(t.retries for t in judged), gated_out=sum(t.gated_out for t in judged),

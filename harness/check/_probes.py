@@ -195,7 +195,7 @@ def _job_expectation(history: History, entry: JobExpectation, win: Window,
                      mechanism: MechanismResult | None) -> JobExpectResult:
     lo = -math.inf if entry.from_s is None else entry.from_s
     hi = math.inf if entry.until_s is None else entry.until_s
-    trigs = [t for t in history.accepted("job", entry.job) if lo <= t.wall - win.start < hi]
+    trigs = [t for t in history.received("job", entry.job) if lo <= t.wall - win.start < hi]
     n, reasons = len(trigs), []
     if entry.triggers is not None and n != entry.triggers:
         reasons.append(f"{n} triggers, expected exactly {entry.triggers}")
@@ -265,11 +265,11 @@ def _tick_reasons(entry: JobExpectation, mechanism: MechanismResult | None) -> l
 
 def _job_triggers(history: History, scenario: Scenario, win: Window) -> dict[str, dict[str, Any]]:
     """Per job name: deliveries, the app's answers, timing; the numbers reports cite."""
-    names = {t.name for t in history.accepted("job")} | {j.name for j in scenario.jobs}
+    names = {t.name for t in history.received("job")} | {j.name for j in scenario.jobs}
     names |= {c.job for c in scenario.calls if c.method == "POST"}
     stats: dict[str, dict[str, Any]] = {}
     for name in sorted(names):
-        trigs = history.accepted("job", name)
+        trigs = history.received("job", name)
         gaps = _gaps([t.wall for t in trigs])
         stats[name] = {
             "triggers": len(trigs),

@@ -28,7 +28,8 @@ DEFAULT_TRIALS = 2
 TABLE_HEADERS = [
     "scenario", "fault", "mechanism", "trials", "ticks", "lost", "duplicated", "late",
     "replayed", "retries", "stalled tasks", "max lateness (ms)", "dup / 1,000 ticks",
-    "lost / 1,000 ticks", "lost on replica", "recovery (s)", "promises", "runs",
+    "lost / 1,000 ticks", "lost on replica", "recovery (s)", "attempts", "deliveries",
+    "before/after window", "unexplained", "promises", "runs",
 ]
 PROMISES = (
     "**Jobs API** (scheduler-backed): every tick delivered at least once (duplicates allowed), "
@@ -64,6 +65,11 @@ class FaultRow:
     mechanism: str
     run_ids: list[str] = field(default_factory=list)
     ticks: int = 0
+    attempts: int = 0
+    deliveries: int = 0
+    before_window: int = 0
+    after_window: int = 0
+    unexplained: int = 0
     lost: Bound = Bound()
     duplicated: Bound = Bound()
     late: int = 0
@@ -95,6 +101,11 @@ class FaultRow:
         view = entry.across if entry.view == "across replicas" else entry.per_replica_view
         self.ticks += view.ticks
         self.lost, self.duplicated = _add(self.lost, view.lost), _add(self.duplicated, view.duplicated)
+        self.attempts += entry.attempts
+        self.deliveries += entry.deliveries
+        self.before_window += entry.accounting.before_window
+        self.after_window += entry.accounting.after_window
+        self.unexplained += entry.accounting.early + entry.accounting.unexplained
         self.late += entry.late
         self.replayed += entry.replayed
         self.retries += entry.retries
@@ -167,6 +178,7 @@ def fault_table(rows: Sequence[FaultRow]) -> str:
         str(row.duplicated), row.late, row.replayed, row.retries, f"{row.stalled}/{row.tasks}",
         "-" if row.max_lateness_ms is None else f"{row.max_lateness_ms:,.0f}",
         _rate(row.duplicated, row), _rate(row.lost, row), _lost_on(row), _recovery(row),
+        row.attempts, row.deliveries, f"{row.before_window}/{row.after_window}", row.unexplained,
         row.verdict, _runs_cell(row),
     ] for row in rows]
     return tabulate(cells, headers=TABLE_HEADERS, tablefmt="github", disable_numparse=True)

@@ -88,8 +88,9 @@ class History:
         found = self.events_named(event)
         return found[0] if found else None
 
-    def accepted(self, mechanism: Mechanism, name: str | None = None) -> list[Trigger]:
-        """Triggers of a mechanism that the app accepted as real (not refused), by arrival."""
+    def received(self, mechanism: Mechanism, name: str | None = None) -> list[Trigger]:
+        """Requests of a mechanism the app received from Dapr (not refused for a bad token), by
+        arrival: the attempts the checkers judge (whether each was a delivery is theirs to say)."""
         chosen = [
             t
             for t in self.triggers

@@ -58,7 +58,7 @@ def test_request_without_the_token_is_refused_not_a_trigger(app: tuple[str, Path
     assert httpx.post(f"{url}/nightly", headers={"dapr-api-token": "wrong"}).status_code == 401
     records = load_history(history)
     assert [t.outcome for t in records.triggers] == ["refused", "refused"]
-    assert records.accepted("job") == [] and records.accepted("binding") == []
+    assert records.received("job") == [] and records.received("binding") == []
 
 
 def test_binding_route_maps_to_its_component_and_unknown_routes_are_404(
@@ -66,7 +66,7 @@ def test_binding_route_maps_to_its_component_and_unknown_routes_are_404(
     url, history, _ = app
     assert httpx.post(f"{url}/nightly", headers={"dapr-api-token": TOKEN}).status_code == 200
     assert httpx.post(f"{url}/other", headers={"dapr-api-token": TOKEN}).status_code == 404
-    [trigger] = load_history(history).accepted("binding")
+    [trigger] = load_history(history).received("binding")
     assert trigger.name == "nightly-cron" and trigger.payload is None
 
 

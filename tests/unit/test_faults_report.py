@@ -94,7 +94,7 @@ def test_render_has_provenance_table_and_details() -> None:
     cells = [c.strip() for c in job_row.strip("|").split("|")]
     assert cells[3:14] == ["2", "66", "0-1", "1", "11", "11", "0", "1/4", "22,112", "15.2", "0.0-15.2"]
     assert cells[1] == "kill_scheduler member 1 @5s" and cells[15] == "20.4-23.1"
-    assert cells[16] == "ambiguous (1/2)"
+    assert cells[16:20] == ["66", "66", "0/0", "0"] and cells[20] == "ambiguous (1/2)"
     assert "[1](evidence/r1.json), [2](evidence/r2.json)" in job_row
     binding_row = next(line for line in text.splitlines() if "| binding " in line)
     assert "r1: 2" in binding_row

@@ -308,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)  # tear down on kill, too
     try:
+        _reap_leftovers()
         return int(args.func(args))
     except KeyboardInterrupt:
         print("interrupted; everything this run started has been stopped", file=sys.stderr)
@@ -317,6 +318,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _reap_leftovers() -> None:
+    """Every start ends what earlier runs whose runner died left running (by run tag)."""
+    try:
+        from harness.cluster.reaper import reap_orphans
+    except ImportError:  # a fresh machine before `setup` has installed psutil: nothing to reap
+        return
+    reap_orphans(_say)
 
 
 def _is_user_error(exc: Exception) -> bool:

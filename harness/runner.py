@@ -22,6 +22,7 @@ from harness.check.checker import (
     cross_check,
 )
 from harness.cluster.controlplane import Cluster
+from harness.cluster.reaper import reap_orphans
 from harness.run.driver import JobsClient, install_bindings
 from harness.check.faults import assign_in_order, fault_stats
 from harness.run.history import HistoryWriter, load_history
@@ -71,6 +72,10 @@ def machine() -> dict[str, Any]:
         "memory_gib": round(psutil.virtual_memory().total / 1024**3, 1),
         "platform": platform.platform(),
     }
+
+
+def _print_line(message: str) -> None:
+    print(message, flush=True)
 
 
 def _iso(wall: float) -> str:
@@ -200,6 +205,7 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
                  runs_dir: Path | None = None) -> RunResult:
     """Run one scenario on real Dapr; the history is on disk whatever happens."""
     runtime = runtime or locate_runtime()
+    reap_orphans(progress or _print_line)  # what runs whose runner died left behind
     run = new_run_dir(scenario.name, base=runs_dir)
     (run.root / "scenario.json").write_text(scenario.model_dump_json(indent=2))
     reporter = _Progress(scenario, run, progress) if progress else None

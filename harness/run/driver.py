@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import yaml
 
 from harness.run.history import HistoryWriter
 from harness.paths import COMPONENTS_DIR
@@ -97,7 +98,13 @@ def render_binding(binding: BindingSpec) -> str:
     route_line = (
         f"  - name: route\n    value: \"{binding.route}\"" if binding.route else ""
     )
-    return template.format(name=binding.name, schedule=binding.schedule, route_line=route_line)
+    text = template.format(name=binding.name, schedule=binding.schedule, route_line=route_line)
+    # The scenario's names are validated; this guards the template too: one component, ours.
+    documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    if len(documents) != 1 or documents[0].get("metadata", {}).get("name") != binding.name:
+        raise ValueError(f"component for binding {binding.name!r} did not render to one "
+                         f"component of that name ({len(documents)} documents)")
+    return text
 
 
 def install_bindings(bindings: Sequence[BindingSpec], run: RunDir,

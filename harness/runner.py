@@ -182,7 +182,7 @@ def _drive(cluster: Cluster, scenario: Scenario, run: RunDir, history: HistoryWr
            progress: _Progress | None) -> tuple[list[str], dict[str, float | None], float]:
     """The observation window: jobs created and faults injected on the scenario's timeline."""
     errors: list[str] = []
-    jobs = JobsClient(cluster.dapr_url, history, run, api_token=scenario.app.api_token)
+    jobs = JobsClient(cluster.dapr_url, history, run, api_token=scenario.dapr_api_token)
     try:
         steps = _job_steps(scenario, jobs, errors) + _call_steps(scenario, jobs)
         nemesis = Nemesis(cluster, scenario.faults)
@@ -214,7 +214,8 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
         routes = install_bindings(scenario.bindings, run, history)
         cluster = Cluster(runtime, run, replicas=scenario.replicas, binding_routes=routes,
                           app_handlers=[h.model_dump() for h in scenario.app.handlers],
-                          api_token=scenario.app.api_token, schedulers=scenario.schedulers)
+                          api_token=scenario.app.api_token, schedulers=scenario.schedulers,
+                          dapr_api_token=scenario.dapr_api_token)
         if progress:
             progress(f"{scenario.name}: starting {scenario.replicas} replica(s) ({run.root})")
         t0 = time.monotonic()

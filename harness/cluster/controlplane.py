@@ -37,8 +37,8 @@ LOOPBACK = "127.0.0.1"
 JOB_STREAMS_PER_SIDECAR = 3
 
 
-def _http_status(url: str) -> int:
-    return httpx.get(url, timeout=1.0).status_code
+def _http_status(url: str, headers: Mapping[str, str] | None = None) -> int:
+    return httpx.get(url, headers=headers, timeout=1.0).status_code
 
 
 def _exited(proc: ManagedProcess) -> str | None:
@@ -162,6 +162,12 @@ class Replica:
         )
         name = f"replica-{index}"
         token_env = {"APP_API_TOKEN": cluster.api_token} if cluster.api_token else {}
+        # What the harness itself sends the app: the app refuses every request without it.
+        self.app_headers = {"dapr-api-token": cluster.api_token} if cluster.api_token else {}
+        # DAPR_API_TOKEN guards daprd's own API (every route but GET /v1.0/healthz: dapr/dapr
+        # pkg/http APITokenAuthMiddleware and isRouteExcludedFromAPITokenAuth).
+        daprd_env = {**token_env, **({"DAPR_API_TOKEN": cluster.dapr_api_token}
+                                     if cluster.dapr_api_token else {})}
         app_env = {
             "HARNESS_HISTORY": str(run.history), "HARNESS_REPLICA": str(index),
             "HARNESS_BINDINGS": json.dumps(cluster.binding_routes),
@@ -180,10 +186,10 @@ class Replica:
                                   ports=self.ports)
         daprd_argv = self._daprd_argv(cluster)
         self.daprd = ManagedProcess(f"{name}-daprd", daprd_argv, run_id=run.run_id,
-                                    log_path=run.log(f"{name}-daprd"), env=token_env)
+                                    log_path=run.log(f"{name}-daprd"), env=daprd_env)
         run.note_command(app_argv, app_env, comment=f"{name}: app")
-        run.note_command(daprd_argv, token_env, comment=f"{name}: daprd")
-        run.note_command(self._dapr_run_equivalent(cluster, app_argv), token_env,
+        run.note_command(daprd_argv, daprd_env, comment=f"{name}: daprd")
+        run.note_command(self._dapr_run_equivalent(cluster, app_argv), daprd_env,
                          comment=f"{name}: the same replica under the dapr CLI")
         self.app_argv, self.app_env = app_argv, app_env
 
@@ -227,7 +233,7 @@ class Replica:
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         app_url = f"http://{LOOPBACK}:{self.app_port}/healthz"
         daprd_url = f"http://{LOOPBACK}:{self.http_port}/v1.0/healthz"
-        wait_until(lambda: _http_status(app_url) == 200, timeout_s=timeout_s,
+        wait_until(lambda: _http_status(app_url, self.app_headers) == 200, timeout_s=timeout_s,
                    what=f"{self.app.name} healthy", abort=lambda: _exited(self.app))
         wait_until(lambda: _http_status(daprd_url) == 204, timeout_s=timeout_s,
                    what=f"{self.daprd.name} healthy (/v1.0/healthz 204)",
@@ -256,11 +262,13 @@ class Cluster:
         api_token: str | None = None,
         log_level: str = "info",
         schedulers: int = 1,
+        dapr_api_token: str | None = None,
     ) -> None:
         if replicas < 1:
             raise ValueError(f"replicas must be >= 1, got {replicas}")
         self.runtime, self.run = runtime, run
         self.app_id, self.api_token, self.log_level = app_id, api_token, log_level
+        self.dapr_api_token = dapr_api_token
         self.binding_routes = dict(binding_routes or {})  # app route -> binding name
         self.app_handlers = list(app_handlers)
         self.history = HistoryWriter(run.history)

@@ -19,16 +19,20 @@ from harness.paths import COMPONENTS_DIR
 from harness.run.rundir import RunDir
 from harness.scenario.model import ApiCall, BindingSpec, JobSpec
 
-__all__ = ["JobsClient", "install_bindings", "render_binding"]
+__all__ = ["TOKEN_HEADER", "JobsClient", "install_bindings", "render_binding"]
+
+TOKEN_HEADER = "dapr-api-token"
 
 
 class JobsClient:
     def __init__(self, dapr_url: str, history: HistoryWriter, run: RunDir,
                  api_token: str | None = None) -> None:
+        """``api_token``: daprd's DAPR_API_TOKEN (never the app's APP_API_TOKEN, which is
+        what daprd sends the app), sent as dapr-api-token on every Jobs API call."""
         self.dapr_url = dapr_url
         self.history = history
         self.run = run
-        headers = {"dapr-api-token": api_token} if api_token else {}
+        headers = {TOKEN_HEADER: api_token} if api_token else {}
         self.http = httpx.Client(timeout=10.0, headers=headers)
 
     def url(self, name: str, api: str = "v1.0") -> str:
@@ -79,12 +83,16 @@ class JobsClient:
         response: httpx.Response | None = None
         error = None
         try:
-            response = self.http.request(call.method, url, content=content, headers=headers)
+            request = self.http.build_request(call.method, url, content=content, headers=headers)
+            if call.omit_token:
+                request.headers.pop(TOKEN_HEADER, None)
+            response = self.http.send(request)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
         self.history.event(
             "api_call", index=index, id=call.id, method=call.method, api=call.api, job=call.job,
             url=url, body=call.body if call.raw_body is None else call.raw_body,
+            omit_token=call.omit_token,
             sent_wall=sent_wall, status=None if response is None else response.status_code,
             response=None if response is None else response.text[:4000], error=error)
         return response

@@ -330,5 +330,6 @@ def _reap_leftovers() -> None:
 
 
 def _is_user_error(exc: Exception) -> bool:
-    names = {"UsageError", "ScenarioError", "DaprMissingError", "BuildError", "UnknownRun"}
+    names = {"UsageError", "ScenarioError", "DaprMissingError", "BuildError", "UnknownRun",
+             "EnvironmentProblem", "PortTaken"}
     return type(exc).__name__ in names or isinstance(exc, ValueError) and "no runs" in str(exc)

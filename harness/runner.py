@@ -21,7 +21,8 @@ from harness.check.checker import (
     check,
     cross_check,
 )
-from harness.cluster.controlplane import Cluster
+from harness.cluster.controlplane import Cluster, started_cluster
+from harness.cluster.preflight import check_runs_dir
 from harness.cluster.reaper import reap_orphans
 from harness.run.driver import JobsClient, install_bindings
 from harness.check.faults import assign_in_order, fault_stats
@@ -29,7 +30,7 @@ from harness.run.history import HistoryWriter, load_history
 from harness.cluster.metrics import metric_total
 from harness.run.nemesis import Nemesis
 from harness.paths import REPO_ROOT
-from harness.run.rundir import RunDir, new_run_dir
+from harness.run.rundir import RunDir, new_run_dir, runs_base
 from harness.cluster.runtime import DaprRuntime, locate_runtime, logged_version
 from harness.scenario.model import Scenario
 
@@ -206,20 +207,22 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
     """Run one scenario on real Dapr; the history is on disk whatever happens."""
     runtime = runtime or locate_runtime()
     reap_orphans(progress or _print_line)  # what runs whose runner died left behind
+    check_runs_dir(runs_base(runs_dir), scenario.schedulers)  # one clear line, nothing started
     run = new_run_dir(scenario.name, base=runs_dir)
     (run.root / "scenario.json").write_text(scenario.model_dump_json(indent=2))
     reporter = _Progress(scenario, run, progress) if progress else None
     started = time.time()
     with HistoryWriter(run.history) as history:
         routes = install_bindings(scenario.bindings, run, history)
-        cluster = Cluster(runtime, run, replicas=scenario.replicas, binding_routes=routes,
-                          app_handlers=[h.model_dump() for h in scenario.app.handlers],
-                          api_token=scenario.app.api_token, schedulers=scenario.schedulers,
-                          dapr_api_token=scenario.dapr_api_token)
+        def make_cluster() -> Cluster:
+            return Cluster(runtime, run, replicas=scenario.replicas, binding_routes=routes,
+                           app_handlers=[h.model_dump() for h in scenario.app.handlers],
+                           api_token=scenario.app.api_token, schedulers=scenario.schedulers,
+                           dapr_api_token=scenario.dapr_api_token)
         if progress:
             progress(f"{scenario.name}: starting {scenario.replicas} replica(s) ({run.root})")
         t0 = time.monotonic()
-        with cluster:
+        with started_cluster(make_cluster) as cluster:  # fresh ports if one was taken
             startup = time.monotonic() - t0
             errors, metrics, window = _drive(cluster, scenario, run, history, reporter)
             t1 = time.monotonic()

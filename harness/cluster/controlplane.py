@@ -13,7 +13,9 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import yaml
@@ -25,12 +27,16 @@ from harness.cluster.ports import PortReservation
 from harness.cluster.process import ManagedProcess, stop_all
 from harness.run.rundir import RunDir
 from harness.cluster.runtime import DaprRuntime
-from harness.cluster.wait import wait_until
+from harness.cluster.preflight import PortTaken
+from harness.cluster.wait import DeadlineExceeded, wait_until
 
-__all__ = ["Cluster", "DaprService", "Replica", "placement_service", "scheduler_cluster",
-           "scheduler_service"]
+__all__ = ["PORT_ATTEMPTS", "Cluster", "DaprService", "Replica", "placement_service",
+           "scheduler_cluster", "scheduler_service", "started_cluster"]
 
 READY_TIMEOUT_S = 30.0
+PORT_ATTEMPTS = 3
+# How daprd, placement and scheduler (Go's net.Listen) and uvicorn report a port in use.
+_PORT_IN_USE = "address already in use"
 LOOPBACK = "127.0.0.1"
 # daprd's --scheduler-job-streams default: each sidecar opens this many streams to a scheduler,
 # and the scheduler's sidecars_connected gauge counts streams, not sidecars.
@@ -440,3 +446,49 @@ class Cluster:
     def dapr_url(self) -> str:
         """A sidecar to send Jobs API calls to (any replica's: jobs belong to the app-id)."""
         return self.replicas[0].dapr_url
+
+
+def _log_sizes(cluster: Cluster) -> dict[Path, int]:
+    return {p.log_path: p.log_path.stat().st_size if p.log_path.exists() else 0
+            for p in cluster.processes()}
+
+
+def _port_conflicts(cluster: Cluster, sizes: Mapping[Path, int]) -> list[str]:
+    """Processes whose log, since ``sizes`` were taken, says their port was in use."""
+    taken = []
+    for process in cluster.processes():
+        if not process.log_path.exists():
+            continue
+        with process.log_path.open("rb") as fh:
+            fh.seek(sizes.get(process.log_path, 0))
+            if _PORT_IN_USE in fh.read().decode("utf-8", errors="replace").lower():
+                taken.append(process.name)
+    return taken
+
+
+@contextmanager
+def started_cluster(make: Callable[[], Cluster], attempts: int = PORT_ATTEMPTS) -> Iterator[Cluster]:
+    """A started cluster, stopped on exit. A port another program took between our reservation
+    and the exec (a process exits with "address already in use") is retried with a fresh
+    cluster, that is fresh ports, up to ``attempts`` times; then PortTaken says so."""
+    for attempt in range(1, attempts + 1):
+        cluster = make()
+        sizes = _log_sizes(cluster)
+        try:
+            cluster.__enter__()
+        except DeadlineExceeded:
+            taken = _port_conflicts(cluster, sizes)
+            if not taken:
+                raise
+            with HistoryWriter(cluster.run.history) as history:  # the cluster's own is closed
+                history.event("cluster_retry", attempt=attempt, port_taken_by=taken)
+            if attempt == attempts:
+                raise PortTaken(f"a reserved port was taken by another program before "
+                                f"{', '.join(taken)} could bind it, {attempts} times with fresh "
+                                "ports; see the logs in " + str(cluster.run.logs)) from None
+            continue
+        try:
+            yield cluster
+        finally:
+            cluster.__exit__(None, None, None)
+        return

@@ -45,7 +45,7 @@ def check_runs_dir(runs_dir: Path, schedulers: int = 1) -> None:
             pass
     except OSError as exc:
         raise EnvironmentProblem(
-            f"runs directory {runs_dir} is not writable ({exc.strerror or exc}); set "
+            f"runs directory {runs_dir} cannot be created or written ({exc.strerror or exc}); set "
             "DAPR_HARNESS_RUNS to a writable directory") from None
     free = shutil.disk_usage(runs_dir).free
     need = required_free_bytes(schedulers)

@@ -407,7 +407,8 @@ def _refuse_expansion(path: Path, text: str) -> None:
     linear in the text, before the loader builds (and would expand) anything: a 1 KB "billion
     laughs" file fails here at once."""
     depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    # libyaml's parser when PyYAML has it: the same events, about 100 times faster.
+    for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
         mark = event.start_mark
         where = f"line {mark.line + 1} column {mark.column + 1}"
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:

@@ -4,7 +4,6 @@ stolen between reservation and exec is retried with fresh ports, then reported."
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.bench.reliability import PortThief
 from harness.cluster.controlplane import Cluster, started_cluster
-from harness.cluster.ports import HOST
 from harness.cluster.preflight import MIN_FREE_ENV, PortTaken
 from harness.cluster.reaper import tagged_processes
 from harness.cluster.runtime import DaprRuntime, locate_runtime
@@ -28,7 +27,7 @@ def runtime() -> DaprRuntime:
 
 
 @pytest.mark.parametrize(("env", "expected"), [
-    ({"DAPR_HARNESS_RUNS": "/proc/self/runs"}, "error: runs directory /proc/self/runs is not writable"),
+    ({"DAPR_HARNESS_RUNS": "/proc/self/runs"}, "error: runs directory /proc/self/runs cannot be created"),
     ({MIN_FREE_ENV: str(10**12)}, "error: only "),
 ])
 def test_a_bad_environment_is_one_line_before_anything_starts(tmp_path: Path, env: dict[str, str],
@@ -41,35 +40,8 @@ def test_a_bad_environment_is_one_line_before_anything_starts(tmp_path: Path, en
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").glob("0*"))
 
 
-class _Thief:
-    """Binds the placement port the moment the harness releases its reservation."""
-
-    def __init__(self) -> None:
-        self.sockets: list[socket.socket] = []
-
-    def rig(self, cluster: Cluster) -> Cluster:
-        reservation = cluster.placement.process.ports
-        assert reservation is not None
-        release = reservation.release
-
-        def release_then_steal() -> None:
-            release()
-            reservation.release = release  # type: ignore[method-assign]  # steal once
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((HOST, cluster.placement.port))
-            sock.listen(1)
-            self.sockets.append(sock)
-
-        reservation.release = release_then_steal  # type: ignore[method-assign]
-        return cluster
-
-    def close(self) -> None:
-        for sock in self.sockets:
-            sock.close()
-
-
 def _factory(runtime: DaprRuntime, run_root: Path, steal: Callable[[int], bool],
-             thief: _Thief) -> Callable[[], Cluster]:
+             thief: PortThief) -> Callable[[], Cluster]:
     run = new_run_dir("port-thief", base=run_root)
     made = [0]
 
@@ -82,7 +54,7 @@ def _factory(runtime: DaprRuntime, run_root: Path, steal: Callable[[int], bool],
 
 def test_a_port_taken_before_exec_is_retried_with_fresh_ports(runtime: DaprRuntime,
                                                              tmp_path: Path) -> None:
-    thief = _Thief()
+    thief = PortThief()
     try:
         make = _factory(runtime, tmp_path, lambda attempt: attempt == 1, thief)
         with started_cluster(make) as cluster:
@@ -97,7 +69,7 @@ def test_a_port_taken_before_exec_is_retried_with_fresh_ports(runtime: DaprRunti
 
 
 def test_a_port_taken_every_time_is_one_clear_error(runtime: DaprRuntime, tmp_path: Path) -> None:
-    thief = _Thief()
+    thief = PortThief()
     try:
         make = _factory(runtime, tmp_path, lambda attempt: True, thief)
         with pytest.raises(PortTaken, match=r"^a reserved port was taken by another program "

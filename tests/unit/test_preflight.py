@@ -12,13 +12,13 @@ from harness.cluster.preflight import MIN_FREE_ENV, EnvironmentProblem, check_ru
 def test_a_runs_dir_that_cannot_be_created_is_named(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    with pytest.raises(EnvironmentProblem, match=r"runs directory .*a-file/runs is not writable"
+    with pytest.raises(EnvironmentProblem, match=r"runs directory .*a-file/runs cannot be created or written"
                        r" \(.*\); set DAPR_HARNESS_RUNS to a writable directory$"):
         check_runs_dir(blocker / "runs")
 
 
 def test_a_read_only_file_system_is_refused() -> None:
-    with pytest.raises(EnvironmentProblem, match="is not writable"):
+    with pytest.raises(EnvironmentProblem, match="cannot be created or written"):
         check_runs_dir(Path("/proc/self/harness-runs"))
 
 

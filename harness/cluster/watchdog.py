@@ -29,7 +29,7 @@ from harness.paths import REPO_ROOT
 
 __all__ = ["GRACE_S", "end_groups", "ensure_watchdog", "owner_start_time", "watch"]
 
-GRACE_S = 1.0
+GRACE_S = 0.5  # the runner is gone: a short grace, then SIGKILL, all well inside 2 s
 _STARTED_FOR: set[int] = set()  # owner pids a watchdog was started for (a fork gets its own)
 
 
@@ -88,18 +88,34 @@ def end_groups(groups: Sequence[int], grace_s: float = GRACE_S) -> None:
             continue
 
 
-def watch(owner: int, start: str) -> int:
-    from harness.cluster.process import OWNER_ENV, OWNER_START_ENV
+def _alive(owner: int, start: str) -> bool:
+    try:
+        return owner_start_time(owner) == start
+    except psutil.NoSuchProcess:
+        return False
 
+
+def _wait_for_exit(owner: int, start: str, poll_s: float = 0.1) -> None:
+    """Block until the owner is gone: on its pidfd (woken at once), or by polling where the
+    kernel has no pidfd_open (Linux < 5.3)."""
     try:
         pidfd = os.pidfd_open(owner)
-        alive = owner_start_time(owner) == start
-    except (ProcessLookupError, psutil.NoSuchProcess):
-        alive = False  # already gone: end what it left at once
-    if alive:
+    except ProcessLookupError:
+        return
+    except (AttributeError, OSError):
+        while _alive(owner, start):
+            select.select([], [], [], poll_s)
+        return
+    if _alive(owner, start):  # the pidfd is of the owner, not of a process reusing its pid
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
         poller.poll()  # readable when the owner has exited
+
+
+def watch(owner: int, start: str) -> int:
+    from harness.cluster.process import OWNER_ENV, OWNER_START_ENV
+
+    _wait_for_exit(owner, start)
     end_groups(_owned_groups(owner, start, OWNER_ENV, OWNER_START_ENV))
     return 0
 

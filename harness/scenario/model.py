@@ -739,7 +739,7 @@ def _check_bindings(scenario: Scenario) -> None:
         # The name becomes a component name and an HTTP route on the app.
         if not _NAME_RE.match(binding.name) or len(binding.name) > _COMPONENT_NAME_MAX:
             raise _error(scenario.source, f"{where}.name", "invalid binding name", binding.name,
-                         _NAME_ALLOWED)
+                         f"{_NAME_ALLOWED}, at most {_COMPONENT_NAME_MAX} characters")
         if binding.name in first_use:
             raise _error(scenario.source, f"{where}.name", "duplicate binding name", binding.name,
                          f"a name not used by another binding (bindings[{first_use[binding.name]}]"

@@ -17,6 +17,13 @@ from harness.paths import SCENARIOS_DIR
 _runtime_cache: list[Any] = []
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A test session is a start of the harness too: end what dead runners left running."""
+    from harness.cluster.reaper import reap_orphans
+
+    reap_orphans(lambda line: print(f"\n[harness] {line}", flush=True))
+
+
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
     if file_path.suffix == ".yaml" and file_path.parent == SCENARIOS_DIR:
         return ScenarioFile.from_parent(parent, path=file_path)

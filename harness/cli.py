@@ -154,6 +154,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reliability(args: argparse.Namespace) -> int:
+    from harness.bench.reliability import ReliabilitySettings, run_reliability
+    from harness.cluster.runtime import locate_runtime
+    from harness.reports.reliability import write_reliability_report
+
+    if min(args.trials, args.bursts) < 1:
+        raise UsageError(f"--trials and --bursts must be >= 1, got {args.trials}, {args.bursts}")
+    out = Path(args.out)
+    source = out / "reliability.json"
+    if not args.render_only:
+        run_reliability(locate_runtime(), ReliabilitySettings(
+            runner_trials=args.trials, burst_trials=args.bursts), source, _say)
+    for path in write_reliability_report(source, out):
+        print(path)
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from harness.reports.compare import compare_runs, find_summary
 
@@ -282,6 +299,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="small sizes, to try the benchmarks")
     _add_out(bench)
     bench.set_defaults(func=cmd_bench)
+    reliability = sub.add_parser(
+        "reliability", help="fault the harness itself; write results/reliability.md",
+        description="Kills the runner (SIGKILL, SIGINT, SIGTERM) mid-window, SIGKILLs the app "
+        "during a 20,000-trigger burst, feeds malformed scenario files by category and tries "
+        "bad environments; writes results/reliability.json and results/reliability.md with "
+        "what each left running, held or lost. About 5 minutes.")
+    reliability.add_argument("--trials", type=int, default=3, metavar="K",
+                             help="runner kills per signal (default 3)")
+    reliability.add_argument("--bursts", type=int, default=3, metavar="K",
+                             help="app kills during a burst (default 3)")
+    reliability.add_argument("--render-only", action="store_true",
+                             help="only render reliability.md from reliability.json")
+    _add_out(reliability)
+    reliability.set_defaults(func=cmd_reliability)
     compare = sub.add_parser("compare", help="what changed between two runs",
                              description="Prints each run's context (scenario, Dapr version, "
                              "commit, replicas, window) and every figure that differs.")
@@ -340,6 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)  # tear down on kill, too
     try:
+        _reap_leftovers()
         return int(args.func(args))
     except KeyboardInterrupt:
         print("interrupted; everything this run started has been stopped", file=sys.stderr)
@@ -351,6 +383,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _reap_leftovers() -> None:
+    """Every start ends what earlier runs whose runner died left running (by run tag)."""
+    try:
+        from harness.cluster.reaper import reap_orphans
+    except ImportError:  # a fresh machine before `setup` has installed psutil: nothing to reap
+        return
+    reap_orphans(_say)
+
+
 def _is_user_error(exc: Exception) -> bool:
-    names = {"UsageError", "ScenarioError", "DaprMissingError", "BuildError", "UnknownRun"}
+    names = {"UsageError", "ScenarioError", "DaprMissingError", "BuildError", "UnknownRun",
+             "EnvironmentProblem", "PortTaken"}
     return type(exc).__name__ in names or isinstance(exc, ValueError) and "no runs" in str(exc)

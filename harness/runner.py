@@ -31,14 +31,16 @@ from harness.check import (
     cross_check,
     grace_period,
 )
-from harness.cluster.controlplane import Cluster
+from harness.cluster.controlplane import Cluster, started_cluster
+from harness.cluster.preflight import check_runs_dir
+from harness.cluster.reaper import reap_orphans
 from harness.cluster.metrics import metric_total
 from harness.cluster.runtime import DaprRuntime, locate_runtime, logged_version
 from harness.paths import REPO_ROOT
 from harness.run.driver import JobsClient, install_bindings
 from harness.run.history import HistoryWriter, load_history
 from harness.run.nemesis import Nemesis
-from harness.run.rundir import RunDir, new_run_dir
+from harness.run.rundir import RunDir, new_run_dir, runs_base
 from harness.scenario.model import Scenario
 from harness.summary import DaprInfo, Provenance, RunSummary, assemble_summary
 
@@ -98,6 +100,10 @@ def machine() -> dict[str, Any]:
         "memory_gib": round(psutil.virtual_memory().total / 1024**3, 1),
         "platform": platform.platform(),
     }
+
+
+def _print_line(message: str) -> None:
+    print(message, flush=True)
 
 
 def _iso(wall: float) -> str:
@@ -210,7 +216,7 @@ def _drive(cluster: Cluster, scenario: Scenario, run: RunDir, history: HistoryWr
            progress: _Progress | None) -> tuple[list[str], dict[str, float | None], float]:
     """The observation window: jobs created and faults injected on the scenario's timeline."""
     errors: list[str] = []
-    jobs = JobsClient(cluster.dapr_url, history, run, api_token=scenario.app.api_token)
+    jobs = JobsClient(cluster.dapr_url, history, run, api_token=scenario.dapr_api_token)
     try:
         steps = _job_steps(scenario, jobs, errors) + _call_steps(scenario, jobs)
         nemesis = Nemesis(cluster, scenario.faults)
@@ -236,19 +242,23 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
                  runs_dir: Path | None = None) -> RunResult:
     """Run one scenario on real Dapr; the history is on disk whatever happens."""
     runtime = runtime or locate_runtime()
+    reap_orphans(progress or _print_line)  # what runs whose runner died left behind
+    check_runs_dir(runs_base(runs_dir), scenario.schedulers)  # one clear line, nothing started
     run = new_run_dir(scenario.name, base=runs_dir)
     (run.root / "scenario.json").write_text(scenario.model_dump_json(indent=2))
     reporter = _Progress(scenario, run, progress) if progress else None
     started = time.time()
     with HistoryWriter(run.history) as history:
         routes = install_bindings(scenario.bindings, run, history)
-        cluster = Cluster(runtime, run, replicas=scenario.replicas, binding_routes=routes,
-                          app_handlers=[h.model_dump() for h in scenario.app.handlers],
-                          api_token=scenario.app.api_token, schedulers=scenario.schedulers)
+        def make_cluster() -> Cluster:
+            return Cluster(runtime, run, replicas=scenario.replicas, binding_routes=routes,
+                           app_handlers=[h.model_dump() for h in scenario.app.handlers],
+                           api_token=scenario.app.api_token, schedulers=scenario.schedulers,
+                           dapr_api_token=scenario.dapr_api_token)
         if progress:
             progress(f"{scenario.name}: starting {scenario.replicas} replica(s) ({run.root})")
         t0 = time.monotonic()
-        with cluster:
+        with started_cluster(make_cluster) as cluster:  # fresh ports if one was taken
             startup = time.monotonic() - t0
             errors, metrics, window = _drive(cluster, scenario, run, history, reporter)
             t1 = time.monotonic()

@@ -13,7 +13,9 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import yaml
@@ -25,20 +27,24 @@ from harness.cluster.ports import PortReservation
 from harness.cluster.process import ManagedProcess, stop_all
 from harness.run.rundir import RunDir
 from harness.cluster.runtime import DaprRuntime
-from harness.cluster.wait import wait_until
+from harness.cluster.preflight import PortTaken
+from harness.cluster.wait import DeadlineExceeded, wait_until
 
-__all__ = ["Cluster", "DaprService", "Replica", "placement_service", "scheduler_cluster",
-           "scheduler_service"]
+__all__ = ["PORT_ATTEMPTS", "Cluster", "DaprService", "Replica", "placement_service",
+           "scheduler_cluster", "scheduler_service", "started_cluster"]
 
 READY_TIMEOUT_S = 30.0
+PORT_ATTEMPTS = 3
+# How daprd, placement and scheduler (Go's net.Listen) and uvicorn report a port in use.
+_PORT_IN_USE = "address already in use"
 LOOPBACK = "127.0.0.1"
 # daprd's --scheduler-job-streams default: each sidecar opens this many streams to a scheduler,
 # and the scheduler's sidecars_connected gauge counts streams, not sidecars.
 JOB_STREAMS_PER_SIDECAR = 3
 
 
-def _http_status(url: str) -> int:
-    return httpx.get(url, timeout=1.0).status_code
+def _http_status(url: str, headers: Mapping[str, str] | None = None) -> int:
+    return httpx.get(url, headers=headers, timeout=1.0).status_code
 
 
 def _exited(proc: ManagedProcess) -> str | None:
@@ -162,6 +168,12 @@ class Replica:
         )
         name = f"replica-{index}"
         token_env = {"APP_API_TOKEN": cluster.api_token} if cluster.api_token else {}
+        # What the harness itself sends the app: the app refuses every request without it.
+        self.app_headers = {"dapr-api-token": cluster.api_token} if cluster.api_token else {}
+        # DAPR_API_TOKEN guards daprd's own API (every route but GET /v1.0/healthz: dapr/dapr
+        # pkg/http APITokenAuthMiddleware and isRouteExcludedFromAPITokenAuth).
+        daprd_env = {**token_env, **({"DAPR_API_TOKEN": cluster.dapr_api_token}
+                                     if cluster.dapr_api_token else {})}
         app_env = {
             "HARNESS_HISTORY": str(run.history), "HARNESS_REPLICA": str(index),
             "HARNESS_BINDINGS": json.dumps(cluster.binding_routes),
@@ -180,10 +192,10 @@ class Replica:
                                   ports=self.ports)
         daprd_argv = self._daprd_argv(cluster)
         self.daprd = ManagedProcess(f"{name}-daprd", daprd_argv, run_id=run.run_id,
-                                    log_path=run.log(f"{name}-daprd"), env=token_env)
+                                    log_path=run.log(f"{name}-daprd"), env=daprd_env)
         run.note_command(app_argv, app_env, comment=f"{name}: app")
-        run.note_command(daprd_argv, token_env, comment=f"{name}: daprd")
-        run.note_command(self._dapr_run_equivalent(cluster, app_argv), token_env,
+        run.note_command(daprd_argv, daprd_env, comment=f"{name}: daprd")
+        run.note_command(self._dapr_run_equivalent(cluster, app_argv), daprd_env,
                          comment=f"{name}: the same replica under the dapr CLI")
         self.app_argv, self.app_env = app_argv, app_env
 
@@ -227,7 +239,7 @@ class Replica:
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         app_url = f"http://{LOOPBACK}:{self.app_port}/healthz"
         daprd_url = f"http://{LOOPBACK}:{self.http_port}/v1.0/healthz"
-        wait_until(lambda: _http_status(app_url) == 200, timeout_s=timeout_s,
+        wait_until(lambda: _http_status(app_url, self.app_headers) == 200, timeout_s=timeout_s,
                    what=f"{self.app.name} healthy", abort=lambda: _exited(self.app))
         wait_until(lambda: _http_status(daprd_url) == 204, timeout_s=timeout_s,
                    what=f"{self.daprd.name} healthy (/v1.0/healthz 204)",
@@ -256,11 +268,13 @@ class Cluster:
         api_token: str | None = None,
         log_level: str = "info",
         schedulers: int = 1,
+        dapr_api_token: str | None = None,
     ) -> None:
         if replicas < 1:
             raise ValueError(f"replicas must be >= 1, got {replicas}")
         self.runtime, self.run = runtime, run
         self.app_id, self.api_token, self.log_level = app_id, api_token, log_level
+        self.dapr_api_token = dapr_api_token
         self.binding_routes = dict(binding_routes or {})  # app route -> binding name
         self.app_handlers = list(app_handlers)
         self.history = HistoryWriter(run.history)
@@ -432,3 +446,49 @@ class Cluster:
     def dapr_url(self) -> str:
         """A sidecar to send Jobs API calls to (any replica's: jobs belong to the app-id)."""
         return self.replicas[0].dapr_url
+
+
+def _log_sizes(cluster: Cluster) -> dict[Path, int]:
+    return {p.log_path: p.log_path.stat().st_size if p.log_path.exists() else 0
+            for p in cluster.processes()}
+
+
+def _port_conflicts(cluster: Cluster, sizes: Mapping[Path, int]) -> list[str]:
+    """Processes whose log, since ``sizes`` were taken, says their port was in use."""
+    taken = []
+    for process in cluster.processes():
+        if not process.log_path.exists():
+            continue
+        with process.log_path.open("rb") as fh:
+            fh.seek(sizes.get(process.log_path, 0))
+            if _PORT_IN_USE in fh.read().decode("utf-8", errors="replace").lower():
+                taken.append(process.name)
+    return taken
+
+
+@contextmanager
+def started_cluster(make: Callable[[], Cluster], attempts: int = PORT_ATTEMPTS) -> Iterator[Cluster]:
+    """A started cluster, stopped on exit. A port another program took between our reservation
+    and the exec (a process exits with "address already in use") is retried with a fresh
+    cluster, that is fresh ports, up to ``attempts`` times; then PortTaken says so."""
+    for attempt in range(1, attempts + 1):
+        cluster = make()
+        sizes = _log_sizes(cluster)
+        try:
+            cluster.__enter__()
+        except DeadlineExceeded:
+            taken = _port_conflicts(cluster, sizes)
+            if not taken:
+                raise
+            with HistoryWriter(cluster.run.history) as history:  # the cluster's own is closed
+                history.event("cluster_retry", attempt=attempt, port_taken_by=taken)
+            if attempt == attempts:
+                raise PortTaken(f"a reserved port was taken by another program before "
+                                f"{', '.join(taken)} could bind it, {attempts} times with fresh "
+                                "ports; see the logs in " + str(cluster.run.logs)) from None
+            continue
+        try:
+            yield cluster
+        finally:
+            cluster.__exit__(None, None, None)
+        return

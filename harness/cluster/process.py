@@ -1,7 +1,10 @@
 """One OS process the harness started: run in its own process group, tagged, always ended.
 
-Every process gets the environment variables RUN_TAG_ENV (the run id) and OWNER_ENV (the pid of
-the harness that started it), so `clean` can find what a crashed run left, and nothing else.
+Every process gets the environment variables RUN_TAG_ENV (the run id), OWNER_ENV (the pid of
+the harness that started it) and OWNER_START_ENV (that harness's start time, so a reused pid is
+not taken for it), so `clean` can find what a crashed run left, and nothing else. Before the
+first child starts, a watchdog (harness/cluster/watchdog.py) is started that ends every tagged
+group of this harness the moment the harness dies, SIGKILL included.
 Ending a process signals its whole group: interrupt first, then kill after a deadline.
 """
 
@@ -18,11 +21,15 @@ from pathlib import Path
 import psutil
 
 from harness.cluster.ports import PortReservation
+from harness.cluster.watchdog import ensure_watchdog, owner_start_time
 
-__all__ = ["OWNER_ENV", "RUN_TAG_ENV", "ManagedProcess", "ProcessError", "stop_all"]
+__all__ = [
+    "OWNER_ENV", "OWNER_START_ENV", "RUN_TAG_ENV", "ManagedProcess", "ProcessError", "stop_all",
+]
 
 RUN_TAG_ENV = "DAPR_HARNESS_RUN"
 OWNER_ENV = "DAPR_HARNESS_OWNER"
+OWNER_START_ENV = "DAPR_HARNESS_OWNER_START"
 
 # Started and not yet stopped: ended at interpreter exit if a caller's cleanup never ran.
 _LIVE: set[ManagedProcess] = set()
@@ -81,7 +88,11 @@ class ManagedProcess:
     def start(self) -> None:
         if self.alive():
             raise ProcessError(f"{self.name} is already running (pid {self.pid})")
-        env = {**os.environ, **self.env, RUN_TAG_ENV: self.run_id, OWNER_ENV: str(os.getpid())}
+        untagged = {k: v for k, v in os.environ.items()
+                    if k not in (RUN_TAG_ENV, OWNER_ENV, OWNER_START_ENV)}
+        ensure_watchdog(untagged)
+        env = {**untagged, **self.env, RUN_TAG_ENV: self.run_id, OWNER_ENV: str(os.getpid()),
+               OWNER_START_ENV: owner_start_time(os.getpid())}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         if self.ports is not None:

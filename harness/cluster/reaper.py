@@ -2,21 +2,25 @@
 
 Only processes whose environment has RUN_TAG_ENV are candidates, and only those whose owner (the
 harness that started them) is gone, or that belong to the run ids asked for. Nothing is matched
-by name.
+by name. An owner counts as gone when no process has its pid, or the one that has it started at
+another time (the pid was reused). Every start of the harness (the CLI, a run, a pytest
+session) calls ``reap_orphans``, so a run whose runner and watchdog were both killed is cleaned
+up by the next start at the latest.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import psutil
 
-from harness.cluster.process import OWNER_ENV, RUN_TAG_ENV
+from harness.cluster.process import OWNER_ENV, OWNER_START_ENV, RUN_TAG_ENV
+from harness.cluster.watchdog import owner_start_time
 
-__all__ = ["TaggedProcess", "reap", "tagged_processes"]
+__all__ = ["TaggedProcess", "reap", "reap_orphans", "tagged_processes"]
 
 
 @dataclass(frozen=True)
@@ -25,10 +29,17 @@ class TaggedProcess:
     run_id: str
     owner: int | None
     cmdline: str
+    owner_start: str | None = None
 
     @property
     def orphaned(self) -> bool:
-        return self.owner is None or not psutil.pid_exists(self.owner)
+        if self.owner is None:
+            return True
+        try:
+            started = owner_start_time(self.owner)
+        except psutil.NoSuchProcess:
+            return True
+        return self.owner_start is not None and started != self.owner_start
 
 
 def tagged_processes(run_ids: Iterable[str] | None = None) -> list[TaggedProcess]:
@@ -44,7 +55,8 @@ def tagged_processes(run_ids: Iterable[str] | None = None) -> list[TaggedProcess
             continue
         owner = env.get(OWNER_ENV)
         found.append(TaggedProcess(proc.pid, run_id, int(owner) if owner and owner.isdigit() else None,
-                                   " ".join(proc.info["cmdline"] or [])[:200]))
+                                   " ".join(proc.info["cmdline"] or [])[:200],
+                                   env.get(OWNER_START_ENV)))
     return found
 
 
@@ -70,3 +82,14 @@ def reap(run_ids: Iterable[str] | None = None, grace_s: float = 3.0) -> list[Tag
             pass
     psutil.wait_procs(alive, timeout=5)
     return victims
+
+
+def reap_orphans(say: Callable[[str], None]) -> list[TaggedProcess]:
+    """End what runs whose runner is gone left running; say so in one line if anything was."""
+    ended = reap()
+    if ended:
+        runs = sorted({p.run_id for p in ended})
+        pids = ", ".join(str(p.pid) for p in ended)
+        say(f"ended {len(ended)} process(es) left by {len(runs)} run(s) whose runner is gone: "
+            f"{', '.join(runs)} (pids {pids})")
+    return ended

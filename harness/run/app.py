@@ -8,13 +8,15 @@ during a run, through POST /_harness/handlers.
 Environment: HARNESS_HISTORY (history file), HARNESS_REPLICA (replica index),
 HARNESS_BINDINGS (JSON object: route -> binding name), HARNESS_APP_HANDLERS (JSON list of handler
 rules, see scenario.AppHandler), APP_API_TOKEN (when set, Dapr sends it as dapr-api-token and
-any request without it is refused with 401 and recorded as refused).
+every request to every route without it is refused with 401 before its body is read, and
+recorded as refused: a trigger route as a refused trigger, any other as a request_refused event).
 """
 
 from __future__ import annotations
 
 import asyncio
 import fnmatch
+import hmac
 import json
 import os
 import time
@@ -24,10 +26,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from harness.run.history import HistoryWriter, Mechanism, Trigger
 
-__all__ = ["app"]
+__all__ = ["TokenGuard", "app"]
 
 RECORDED_HEADERS = ("content-type", "traceparent", "user-agent", "dapr-app-id", "dapr-caller-app-id")
 RETENTION_DEFAULT_S = 30 * 24 * 3600
@@ -80,22 +83,72 @@ class Recorder:
         return chosen
 
     async def record(self, request: Request, mechanism: Mechanism, name: str) -> tuple[Trigger, dict[str, Any]]:
+        """An authorized trigger (TokenGuard has refused the others before this point)."""
         wall, mono = time.time(), time.monotonic()
         raw = await request.body()
         headers = {k: v for k, v in request.headers.items() if k in RECORDED_HEADERS}
-        authorized = self.token is None or request.headers.get("dapr-api-token") == self.token
         if "dapr-api-token" in request.headers:
-            headers["dapr-api-token"] = "<valid>" if authorized else "<invalid>"
-        rule = self.rule_for(mechanism, name) if authorized else {}
+            headers["dapr-api-token"] = "<valid>"  # presence recorded, never the token
+        rule = self.rule_for(mechanism, name)
+        status = int(rule.get("status", 200))
         trigger = Trigger(
             mechanism=mechanism, name=name, replica=self.replica, pid=os.getpid(), wall=wall,
-            mono=mono, payload=_decode(raw), headers=headers,
-            status=int(rule.get("status", 200)) if authorized else 401,
-            outcome=_outcome(authorized, int(rule.get("status", 200))),
+            mono=mono, payload=_decode(raw), headers=headers, status=status,
+            outcome="ok" if status < 400 else "failed",
             raw=raw.decode("utf-8", errors="replace")[:2000] if raw else None,
         )
         self.writer.append(trigger)
         return trigger, rule
+
+    def refused(self, method: str, path: str, headers: dict[str, str]) -> None:
+        """Record a request TokenGuard refused: as a refused trigger if it was one."""
+        wall, mono = time.time(), time.monotonic()
+        seen = {k: v for k, v in headers.items() if k in RECORDED_HEADERS}
+        if "dapr-api-token" in headers:
+            seen["dapr-api-token"] = "<invalid>"
+        target = self.trigger_target(method, path)
+        if target is None:
+            self.writer.event("request_refused", method=method, path=path[:200],
+                              replica=self.replica, headers=seen)
+            return
+        self.writer.append(Trigger(mechanism=target[0], name=target[1], replica=self.replica,
+                                   pid=os.getpid(), wall=wall, mono=mono, headers=seen,
+                                   status=401, outcome="refused"))
+
+    def trigger_target(self, method: str, path: str) -> tuple[Mechanism, str] | None:
+        """(mechanism, name) when ``method path`` is a job or binding trigger route."""
+        if method != "POST":
+            return None
+        if path.startswith("/job/") and len(path) > len("/job/"):
+            return "job", path[len("/job/"):]
+        route = path.lstrip("/")
+        return ("binding", self.bindings[route]) if route in self.bindings else None
+
+
+class TokenGuard:
+    """Pure ASGI middleware: with APP_API_TOKEN set, a request without it never reaches a route.
+
+    It runs before any route reads the body, compares in constant time (hmac.compare_digest),
+    and records the refusal. Dapr sends the token as dapr-api-token on every call to the app
+    (docs: "Authenticate requests from Dapr using token authentication").
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        recorder = _recorder()
+        if scope["type"] != "http" or recorder.token is None:
+            await self.app(scope, receive, send)
+            return
+        raw: dict[bytes, bytes] = dict(scope["headers"])  # ASGI header names are lowercase
+        if hmac.compare_digest(raw.get(b"dapr-api-token", b""), recorder.token.encode()):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw.items()}
+        recorder.refused(scope["method"], scope["path"], headers)
+        response = JSONResponse({"error": "missing or wrong dapr-api-token"}, status_code=401)
+        await response(scope, receive, send)
 
 
 def _decode(raw: bytes) -> Any:
@@ -108,15 +161,10 @@ def _decode(raw: bytes) -> Any:
         return text
 
 
-def _outcome(authorized: bool, status: int) -> str:
-    if not authorized:
-        return "refused"
-    return "ok" if status < 400 else "failed"
-
-
 recorder: Recorder | None = None
 store = TaskStore()
 app = FastAPI(title="Task API (Dapr schedule harness sample app)")
+app.add_middleware(TokenGuard)
 
 
 def _recorder() -> Recorder:
@@ -128,8 +176,6 @@ def _recorder() -> Recorder:
 
 async def _answer(request: Request, mechanism: Mechanism, name: str) -> Response:
     trigger, rule = await _recorder().record(request, mechanism, name)
-    if trigger.outcome == "refused":
-        return JSONResponse({"error": "missing or wrong dapr-api-token"}, status_code=401)
     if delay_ms := rule.get("delay_ms", 0):
         await asyncio.sleep(delay_ms / 1000)
     if trigger.status >= 300:

@@ -12,22 +12,27 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import yaml
 
 from harness.run.history import HistoryWriter
 from harness.paths import COMPONENTS_DIR
 from harness.run.rundir import RunDir
 from harness.scenario.model import ApiCall, BindingSpec, JobSpec
 
-__all__ = ["JobsClient", "install_bindings", "render_binding"]
+__all__ = ["TOKEN_HEADER", "JobsClient", "install_bindings", "render_binding"]
+
+TOKEN_HEADER = "dapr-api-token"
 
 
 class JobsClient:
     def __init__(self, dapr_url: str, history: HistoryWriter, run: RunDir,
                  api_token: str | None = None) -> None:
+        """``api_token``: daprd's DAPR_API_TOKEN (never the app's APP_API_TOKEN, which is
+        what daprd sends the app), sent as dapr-api-token on every Jobs API call."""
         self.dapr_url = dapr_url
         self.history = history
         self.run = run
-        headers = {"dapr-api-token": api_token} if api_token else {}
+        headers = {TOKEN_HEADER: api_token} if api_token else {}
         self.http = httpx.Client(timeout=10.0, headers=headers)
 
     def url(self, name: str, api: str = "v1.0") -> str:
@@ -78,12 +83,16 @@ class JobsClient:
         response: httpx.Response | None = None
         error = None
         try:
-            response = self.http.request(call.method, url, content=content, headers=headers)
+            request = self.http.build_request(call.method, url, content=content, headers=headers)
+            if call.omit_token:
+                request.headers.pop(TOKEN_HEADER, None)
+            response = self.http.send(request)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
         self.history.event(
             "api_call", index=index, id=call.id, method=call.method, api=call.api, job=call.job,
             url=url, body=call.body if call.raw_body is None else call.raw_body,
+            omit_token=call.omit_token,
             sent_wall=sent_wall, status=None if response is None else response.status_code,
             response=None if response is None else response.text[:4000], error=error)
         return response
@@ -97,7 +106,13 @@ def render_binding(binding: BindingSpec) -> str:
     route_line = (
         f"  - name: route\n    value: \"{binding.route}\"" if binding.route else ""
     )
-    return template.format(name=binding.name, schedule=binding.schedule, route_line=route_line)
+    text = template.format(name=binding.name, schedule=binding.schedule, route_line=route_line)
+    # The scenario's names are validated; this guards the template too: one component, ours.
+    documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    if len(documents) != 1 or documents[0].get("metadata", {}).get("name") != binding.name:
+        raise ValueError(f"component for binding {binding.name!r} did not render to one "
+                         f"component of that name ({len(documents)} documents)")
+    return text
 
 
 def install_bindings(bindings: Sequence[BindingSpec], run: RunDir,

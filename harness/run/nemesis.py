@@ -52,7 +52,7 @@ class FaultAction:
 
 def _set_handlers(replica: Replica, rules: list[dict[str, object]]) -> None:
     response = httpx.put(f"http://127.0.0.1:{replica.app_port}/_harness/handlers", json=rules,
-                         timeout=5.0)
+                         headers=replica.app_headers, timeout=5.0)
     response.raise_for_status()
 
 

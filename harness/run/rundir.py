@@ -13,7 +13,7 @@ from pathlib import Path
 
 from harness.paths import RUNS_DIR
 
-__all__ = ["RunDir", "new_run_dir"]
+__all__ = ["RunDir", "new_run_dir", "runs_base"]
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,14 @@ def _next_number(base: Path) -> int:
     return number
 
 
+def runs_base(base: Path | None = None) -> Path:
+    """Where run directories go: ``base``, else $DAPR_HARNESS_RUNS, else results/runs."""
+    return base or Path(os.environ.get("DAPR_HARNESS_RUNS", RUNS_DIR))
+
+
 def new_run_dir(label: str, base: Path | None = None) -> RunDir:
     """A fresh run directory; its id is ``<number>-<date>-<time>-<label>-<random>``."""
-    base = base or Path(os.environ.get("DAPR_HARNESS_RUNS", RUNS_DIR))
+    base = runs_base(base)
     slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in label).strip("-")[:60]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_id = f"{_next_number(base):04d}-{stamp}-{slug}-{secrets.token_hex(2)}"

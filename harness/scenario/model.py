@@ -172,6 +172,8 @@ class ApiCall(_Strict):
     expect_body: dict[str, Any] = Field(default_factory=dict)
     expect_absent: tuple[str, ...] = ()
     expect_contains: str | None = None
+    # Send this call without the dapr-api-token header (shows daprd refusing it).
+    omit_token: bool = False
 
 
 class JobExpectation(_Strict):
@@ -258,6 +260,8 @@ class Scenario(_Strict):
     expect_jobs: tuple[JobExpectation, ...] = ()
     claim: Claim | None = None
     claims: tuple[Claim, ...] = ()
+    # DAPR_API_TOKEN of every daprd; the driver sends it as dapr-api-token on every Jobs API call.
+    dapr_api_token: str | None = None
 
     @property
     def id(self) -> str:
@@ -284,6 +288,16 @@ class Scenario(_Strict):
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _NAME_ALLOWED = "lowercase letters, digits and '-', starting with a letter or digit"
+# Dapr components are Kubernetes-style resources: metadata.name is a DNS-1123 label (<= 63).
+_COMPONENT_NAME_MAX = 63
+_ROUTE_RE = re.compile(r"^/?[a-z0-9][a-z0-9-]{0,62}$")
+_ROUTE_ALLOWED = "one path segment: an optional '/', then " + _NAME_ALLOWED + ", <= 63 characters"
+_GLOB_ALLOWED = ("a job or binding name, with * ? [ ] wildcards: 1-256 characters without "
+                 "/ \\ # or control characters")
+_TOKEN_FIELDS = ("dapr_api_token",)
+# A token travels in an HTTP header and an environment variable (visible ASCII only).
+_TOKEN_RE = re.compile(r"^[\x21-\x7e]{1,512}$")
+_TOKEN_ALLOWED = "1-512 visible ASCII characters (no spaces, quotes are fine)"
 _REPLICAS_ALLOWED = "an integer 1..10, or a non-empty list of distinct integers 1..10 (a sweep)"
 _YAML_ALLOWED = (
     "valid YAML (quote values that start with @ * & ! % or `, e.g. '@every 2s', '*/2 * * * * *')"
@@ -332,28 +346,84 @@ def _error(source: Path, field: str, problem: str, got: Any, allowed: str) -> Sc
 
 
 def _show(value: Any, limit: int = 120) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print: say how long it is instead
+        text = f"<a {value.bit_length()}-bit integer>" if isinstance(value, int) else "<value>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _read_mapping(path: Path) -> dict[Any, Any]:
+    text = _read_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _error(path, _TOP, "cannot read file", str(exc), "a readable UTF-8 file") from None
-    try:
+        _refuse_expansion(path, text)
         raw = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise _yaml_error(path, text, exc) from None
+    except ScenarioError:
+        raise
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise _error(path, _TOP, "a value cannot be read", str(exc), _YAML_ALLOWED) from None
     allowed = f"a mapping with fields {', '.join(_FILE_FIELDS)}"
     if raw is None:
-        raise _error(path, _TOP, "empty file", raw, allowed)
+        raise _error(path, _TOP, "empty file (no YAML document, or only comments)", raw, allowed)
     if not isinstance(raw, dict):
-        raise _error(path, _TOP, "not a mapping", raw, allowed)
+        raise _error(path, _TOP, f"not a mapping but {_yaml_kind(raw)}", raw, allowed)
     for key, value in raw.items():
         if key not in _FILE_FIELDS:
             raise _error(path, str(key), f"unknown field {key!r}", value, ", ".join(_FILE_FIELDS))
     return raw
+
+
+# --- hostile files: refused before anything expands them --------------------------------------
+
+MAX_FILE_BYTES = 256 * 1024
+MAX_DEPTH = 32
+_SIZE_ALLOWED = f"a scenario file of at most {MAX_FILE_BYTES // 1024} KiB"
+_ANCHOR_ALLOWED = "every value written out (no &anchors, *aliases or << merges)"
+_DEPTH_ALLOWED = f"collections nested at most {MAX_DEPTH} deep"
+
+
+def _read_text(path: Path) -> str:
+    """The file as text; its size is checked before it is read, so a huge file costs nothing."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise _error(path, _TOP, "file too large", f"{size} bytes", _SIZE_ALLOWED)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _error(path, _TOP, "cannot read file", str(exc), "a readable regular file") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _error(path, f"byte {exc.start}", "not UTF-8 text", data[exc.start:exc.start + 8],
+                     "a UTF-8 encoded text file") from None
+
+
+def _refuse_expansion(path: Path, text: str) -> None:
+    """Anchors, aliases and deep nesting are refused from the parser's events, which cost time
+    linear in the text, before the loader builds (and would expand) anything: a 1 KB "billion
+    laughs" file fails here at once."""
+    depth = 0
+    # libyaml's parser when PyYAML has it: the same events, about 100 times faster.
+    for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        mark = event.start_mark
+        where = f"line {mark.line + 1} column {mark.column + 1}"
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            name = getattr(event, "anchor", None)
+            raise _error(path, where, "YAML anchor or alias", f"&{name}" if not isinstance(
+                event, yaml.AliasEvent) else f"*{name}", _ANCHOR_ALLOWED)
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _error(path, where, "nested too deep", depth, _DEPTH_ALLOWED)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
+def _yaml_kind(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number",
+            bool: "true/false"}.get(type(value), type(value).__name__)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -557,6 +627,7 @@ def _describe_type(annotation: Any) -> str:
 
 
 def _check_semantics(scenario: Scenario) -> None:
+    _check_app(scenario)
     _check_jobs(scenario)
     _check_bindings(scenario)
     _check_expect(scenario)
@@ -564,6 +635,21 @@ def _check_semantics(scenario: Scenario) -> None:
     _check_calls(scenario)
     _check_expect_jobs(scenario)
     _check_claims(scenario)
+
+
+def _check_app(scenario: Scenario) -> None:
+    """Handler globs and tokens reach the app's environment and HTTP headers."""
+    for i, handler in enumerate(scenario.app.handlers):
+        glob = handler.name.replace("*", "x").replace("?", "x").replace("[", "x").replace("]", "x")
+        if _job_name_problem(glob) or len(handler.name) > 256:
+            raise _error(scenario.source, f"app.handlers[{i}].name", "invalid handler glob",
+                         handler.name, _GLOB_ALLOWED)
+    tokens = {"app.api_token": scenario.app.api_token}
+    tokens.update({field: getattr(scenario, field) for field in _TOKEN_FIELDS})
+    for field, token in tokens.items():
+        if token is not None and not _TOKEN_RE.match(token):
+            shown = f"<{len(token)} characters>"  # never print a token
+            raise _error(scenario.source, field, "invalid token", shown, _TOKEN_ALLOWED)
 
 
 def _check_inside_window(scenario: Scenario, where: str, at_s: float) -> None:
@@ -578,11 +664,12 @@ def _check_jobs(scenario: Scenario) -> None:
     for i, job in enumerate(scenario.jobs):
         where = f"jobs[{i}]"
         _check_inside_window(scenario, where, job.at_s)
-        if job.expect_status != 204:
-            continue  # a bad-input probe: its body goes to Dapr as written, to see it rejected
+        # Even a bad-input probe's name is a URL path segment on daprd: checked first.
         problem = _job_name_problem(job.name)
         if problem:
             raise _error(scenario.source, f"{where}.name", problem, job.name, _JOB_NAME_ALLOWED)
+        if job.expect_status != 204:
+            continue  # a bad-input probe: its body goes to Dapr as written, to see it rejected
         if job.name in first_use:
             raise _error(scenario.source, f"{where}.name", "duplicate job name", job.name,
                          f"a name not used by another job (jobs[{first_use[job.name]}] has it)")
@@ -648,9 +735,9 @@ def _check_bindings(scenario: Scenario) -> None:
     for i, binding in enumerate(scenario.bindings):
         where = f"bindings[{i}]"
         # The name becomes a component name and an HTTP route on the app.
-        if not _NAME_RE.match(binding.name):
+        if not _NAME_RE.match(binding.name) or len(binding.name) > _COMPONENT_NAME_MAX:
             raise _error(scenario.source, f"{where}.name", "invalid binding name", binding.name,
-                         _NAME_ALLOWED)
+                         f"{_NAME_ALLOWED}, at most {_COMPONENT_NAME_MAX} characters")
         if binding.name in first_use:
             raise _error(scenario.source, f"{where}.name", "duplicate binding name", binding.name,
                          f"a name not used by another binding (bindings[{first_use[binding.name]}]"
@@ -661,6 +748,14 @@ def _check_bindings(scenario: Scenario) -> None:
             raise _schedule_error(scenario.source, f"{where}.schedule", "binding",
                                   binding.schedule, problem)
         _check_template(scenario.source, f"{where}.template", binding.template)
+        _check_route(scenario.source, f"{where}.route", binding.route)
+
+
+def _check_route(source: Path, field: str, route: str | None) -> None:
+    # The route is written into the component file and is one path segment on the app
+    # (POST /{route}): a newline or quote could add YAML, a '/' another path.
+    if route is not None and not _ROUTE_RE.match(route):
+        raise _error(source, field, "invalid binding route", route, _ROUTE_ALLOWED)
 
 
 def _check_template(source: Path, field: str, template: str) -> None:
@@ -734,10 +829,17 @@ def _check_calls(scenario: Scenario) -> None:
     for i, call in enumerate(scenario.calls):
         where = f"calls[{i}]"
         _check_inside_window(scenario, where, call.at_s)
+        # The job name is pasted into the URL: "../../v1.0/shutdown" would reach another API.
+        problem = _job_name_problem(call.job)
+        if problem:
+            raise _error(scenario.source, f"{where}.job", problem, call.job, _JOB_NAME_ALLOWED)
         for field in ("body", "raw_body"):
             if call.method != "POST" and getattr(call, field) is not None:
                 raise _error(scenario.source, f"{where}.{field}", f"a body on a {call.method} call",
                              getattr(call, field), "a body only on POST calls")
+        if call.omit_token and scenario.dapr_api_token is None:
+            raise _error(scenario.source, f"{where}.omit_token", "no token to omit",
+                         call.omit_token, "omit_token: true only with dapr_api_token set")
         if call.body is not None and call.raw_body is not None:
             raise _error(scenario.source, f"{where}.raw_body", "both body and raw_body",
                          call.raw_body, "one of body (sent as JSON) or raw_body (sent as-is)")

@@ -32,7 +32,8 @@ def app(tmp_path: Path) -> Iterator[tuple[str, Path, ManagedProcess]]:
     proc.start()
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200,
+        wait_until(lambda: httpx.get(f"{url}/healthz", headers={"dapr-api-token": TOKEN},
+                                     timeout=1).status_code == 200,
                    timeout_s=30, what="app healthy")
         yield url, history, proc
     finally:
@@ -73,8 +74,9 @@ def test_binding_route_maps_to_its_component_and_unknown_routes_are_404(
 def test_handler_rules_set_during_a_run_change_the_answer(app: tuple[str, Path, ManagedProcess]) -> None:
     url, history, _ = app
     rules = [{"mechanism": "job", "name": "flaky-*", "status": 503}]
-    assert httpx.put(f"{url}/_harness/handlers", json=rules).status_code == 200
     headers = {"dapr-api-token": TOKEN}
+    assert httpx.put(f"{url}/_harness/handlers", json=rules).status_code == 401
+    assert httpx.put(f"{url}/_harness/handlers", json=rules, headers=headers).status_code == 200
     assert httpx.post(f"{url}/job/flaky-1", json={}, headers=headers).status_code == 503
     assert httpx.post(f"{url}/job/steady", json={}, headers=headers).status_code == 200
     outcomes = {t.name: (t.status, t.outcome) for t in load_history(history).triggers}

@@ -1,8 +1,10 @@
-"""Records for hand-built histories, shared by the checker tests."""
+"""Records for hand-built histories and scenario documents, shared by the unit tests."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import yaml
 
 from harness.run.history import Event, History, Trigger
 
@@ -25,3 +27,15 @@ def trig(mechanism: str, name: str, replica: int, wall: float, outcome: str = "o
 def history(*records: Trigger | Event) -> History:
     return History(triggers=tuple(r for r in records if isinstance(r, Trigger)),
                    events=tuple(r for r in records if isinstance(r, Event)))
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """safe_dump, except that a value used twice is written out twice: scenario files refuse
+    YAML anchors and aliases, which safe_dump emits for a repeated object."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def plain_yaml(doc: Any) -> str:
+    return yaml.dump(doc, Dumper=_PlainDumper, allow_unicode=True, sort_keys=False)

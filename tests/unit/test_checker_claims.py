@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from builders import plain_yaml
+
 from harness.check import CheckReport, check_run, same_json
 from harness.run.history import Event, History, Trigger, load_history
 from harness.scenario.model import ApiCall, JobExpectation, JobSpec, Scenario, load_scenario
@@ -266,7 +268,7 @@ def modified(tmp_path: Path, name: str, change: Any) -> Scenario:
     doc = yaml.safe_load((HISTORIES / f"{stem}.yaml").read_text(encoding="utf-8"))
     change(doc)
     path = tmp_path / f"{stem}.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    path.write_text(plain_yaml(doc), encoding="utf-8")
     return load_scenario(path)[0]
 
 

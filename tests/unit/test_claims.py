@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from builders import plain_yaml
 from fakeruns import mechanism_result
 
 from harness.check import Accounting, Bound, CallResult, CheckerResult, JobExpectResult, TickView
@@ -93,7 +93,7 @@ def scenarios_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "scenarios"
     directory.mkdir()
     for name, doc in (("probe", PROBE), ("comparison", COMPARISON), ("pointer", POINTER)):
-        (directory / f"{name}.yaml").write_text(yaml.safe_dump(doc))
+        (directory / f"{name}.yaml").write_text(plain_yaml(doc))
     (directory / "half-written.yaml").write_text("jobs: [ {name: x\n")  # someone's editing it
     return directory
 
@@ -117,7 +117,7 @@ def test_only_files_with_claims_are_loaded(scenarios_dir: Path) -> None:
 
 
 def test_duplicate_claim_ids_across_files_are_refused(scenarios_dir: Path) -> None:
-    (scenarios_dir / "again.yaml").write_text(yaml.safe_dump(
+    (scenarios_dir / "again.yaml").write_text(plain_yaml(
         {**POINTER, "claim": {**POINTER["claim"], "id": "C10"}}))
     with pytest.raises(ValueError, match=r"claim id C10 is also used by"):
         load_claim_scenarios(scenarios_dir)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from builders import plain_yaml
 from harness.scenario import schedule
 from harness.scenario.model import (
     COMPONENTS_DIR,
@@ -35,7 +36,7 @@ BASE: dict[str, Any] = {
 
 def write(tmp_path: Path, content: str | dict[str, Any], name: str = "case.yaml") -> Path:
     path = tmp_path / name
-    path.write_text(content if isinstance(content, str) else yaml.safe_dump(content))
+    path.write_text(content if isinstance(content, str) else plain_yaml(content))
     return path
 
 
@@ -119,18 +120,24 @@ def test_job_body_omits_unset_fields() -> None:
 
 
 def test_bad_input_probes_skip_semantic_job_checks(tmp_path: Path) -> None:
-    # Probes exist to send Dapr what it should refuse; only the window still applies to them.
-    probes = [{"name": "a/b", "expect_status": 400},
-              {"name": "tick", "schedule": "bogus", "repeats": 5, "expect_status": 500}]
+    # Probes exist to send Dapr what it should refuse; only the window and the name (a URL
+    # path segment) still apply to them.
+    probes = [{"name": "tick", "schedule": "bogus", "repeats": 5, "expect_status": 500}]
     [scenario] = load_scenario(write(tmp_path, variant(jobs=[JOB, *probes])))
-    assert [job.expect_status for job in scenario.jobs] == [204, 400, 500]
+    assert [job.expect_status for job in scenario.jobs] == [204, 500]
 
 
-def test_yaml_merge_keys_still_work(tmp_path: Path) -> None:
+def test_a_probe_name_is_still_a_url_segment(tmp_path: Path) -> None:
+    path = write(tmp_path, variant(jobs=[JOB, {"name": "a/b", "expect_status": 400}]))
+    with pytest.raises(ScenarioError, match=r"jobs\[1\]\.name: job name contains '/'"):
+        load_scenario(path)
+
+
+def test_yaml_merge_keys_are_refused_like_every_alias(tmp_path: Path) -> None:
     text = ("replicas: 1\nwindow_s: 10\njobs:\n- &j {name: a, schedule: '@daily'}\n"
             "- <<: *j\n  name: b\n")
-    [scenario] = load_scenario(write(tmp_path, text))
-    assert [(j.name, j.schedule) for j in scenario.jobs] == [("a", "@daily"), ("b", "@daily")]
+    with pytest.raises(ScenarioError, match=r"line 4 column 3: YAML anchor or alias, got '&j'"):
+        load_scenario(write(tmp_path, text))
 
 
 def test_load_scenarios_sorts_by_file_name_and_concatenates(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from builders import plain_yaml
 from harness.scenario.model import JobSpec, ScenarioError, load_scenario
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ BASE: dict[str, Any] = {
 
 def write(tmp_path: Path, doc: dict[str, Any] | str, name: str = "case.yaml") -> Path:
     path = tmp_path / name
-    path.write_text(doc if isinstance(doc, str) else yaml.safe_dump(doc, allow_unicode=True))
+    path.write_text(doc if isinstance(doc, str) else plain_yaml(doc))
     return path
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from builders import plain_yaml
 from harness.scenario.model import ScenarioError, load_scenario
 
 
@@ -15,7 +15,7 @@ def write(tmp_path: Path, **fields: Any) -> Path:
     data = {"replicas": 3, "window_s": 20, "jobs": [{"name": "j", "schedule": "@every 2s"}],
             **fields}
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(plain_yaml(data))
     return path
 
 

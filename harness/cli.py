@@ -45,9 +45,10 @@ def _say(message: str) -> None:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from harness.cluster.bootstrap import ensure_python_packages
+    from harness.cluster.bootstrap import ensure_apt_packages, ensure_python_packages
 
     ensure_python_packages()
+    ensure_apt_packages()
     from harness.cluster.build import ensure_runtime
     from harness.cluster.docker_probe import docker_scheduler_status
 

@@ -39,7 +39,10 @@ LDFLAGS = (
     f"-X github.com/dapr/dapr/pkg/buildinfo.version={DAPR_RUNTIME_VERSION} "
     f"-X github.com/dapr/kit/logger.DaprVersion={DAPR_RUNTIME_VERSION}"
 )
-BUILD_TAGS = {"daprd": "stablecomponents"}
+# daprd's component set. `allcomponents` because lock.redis (the distributed lock API) is an
+# alpha component that `stablecomponents` leaves out (cmd/daprd/components/lock_redis.go).
+DAPRD_BUILD_TAG = "allcomponents"
+BUILD_TAGS = {"daprd": DAPRD_BUILD_TAG}
 
 
 class BuildError(RuntimeError):

@@ -5,27 +5,34 @@ appended to the run's history *before* the handler answers, so a crash after the
 nothing. Scenarios steer how it answers (status, delay, body) through HARNESS_APP_HANDLERS or,
 during a run, through POST /_harness/handlers.
 
-Environment: HARNESS_HISTORY (history file), HARNESS_REPLICA (replica index),
-HARNESS_BINDINGS (JSON object: route -> binding name), HARNESS_APP_HANDLERS (JSON list of handler
-rules, see scenario.AppHandler), APP_API_TOKEN (when set, Dapr sends it as dapr-api-token and
-any request without it is refused with 401 and recorded as refused).
+It also hosts the other mechanisms' handlers: binding-lock and binding-claim bindings (the
+handler takes a gate per tick first, harness/run/gates.py), the reminder actor
+(harness/run/actors.py) and, when the scenario has workflow tasks, a workflow worker
+(harness/run/workflow_app.py).
+
+Environment: as harness/run/recorder.py, plus HARNESS_BINDINGS (JSON object: route -> binding
+name) and DAPR_HTTP_PORT / DAPR_GRPC_PORT (its sidecar). APP_API_TOKEN, when set, is what Dapr
+sends as dapr-api-token; any request without it is refused with 401 and recorded as refused.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import json
 import os
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from harness.run.history import HistoryWriter, Mechanism, Trigger
+from harness.run import actors, gates, workflow_app
+from harness.run.history import Mechanism, Trigger
+from harness.run.recorder import Arrival, TriggerLog
 
 __all__ = ["app"]
 
@@ -62,61 +69,31 @@ class TaskStore:
         return len(old)
 
 
-class Recorder:
+class Recorder(TriggerLog):
+    """The HTTP app's trigger log: reads what it records from the request."""
+
     def __init__(self) -> None:
-        self.writer = HistoryWriter(Path(os.environ["HARNESS_HISTORY"]))
-        self.replica = int(os.environ.get("HARNESS_REPLICA", "0"))
-        self.token = os.environ.get("APP_API_TOKEN") or None
+        super().__init__()
         # route -> binding component name
         self.bindings: dict[str, str] = json.loads(os.environ.get("HARNESS_BINDINGS", "{}"))
-        self.handlers: list[dict[str, Any]] = json.loads(os.environ.get("HARNESS_APP_HANDLERS", "[]"))
 
-    def rule_for(self, mechanism: Mechanism, name: str) -> dict[str, Any]:
-        """The last matching rule wins, so a rule set during a run overrides the defaults."""
-        chosen: dict[str, Any] = {}
-        for rule in self.handlers:
-            if rule.get("mechanism") == mechanism and fnmatch.fnmatchcase(name, rule.get("name", "*")):
-                chosen = rule
-        return chosen
-
-    async def record(self, request: Request, mechanism: Mechanism, name: str) -> tuple[Trigger, dict[str, Any]]:
-        wall, mono = time.time(), time.monotonic()
+    async def record(self, request: Request, mechanism: Mechanism, name: str,
+                     arrival: Arrival | None = None, **gated: Any) -> tuple[Trigger, dict[str, Any]]:
+        arrival = arrival or (time.time(), time.monotonic())
         raw = await request.body()
         headers = {k: v for k, v in request.headers.items() if k in RECORDED_HEADERS}
         authorized = self.token is None or request.headers.get("dapr-api-token") == self.token
         if "dapr-api-token" in request.headers:
             headers["dapr-api-token"] = "<valid>" if authorized else "<invalid>"
         rule = self.rule_for(mechanism, name) if authorized else {}
-        trigger = Trigger(
-            mechanism=mechanism, name=name, replica=self.replica, pid=os.getpid(), wall=wall,
-            mono=mono, payload=_decode(raw), headers=headers,
-            status=int(rule.get("status", 200)) if authorized else 401,
-            outcome=_outcome(authorized, int(rule.get("status", 200))),
-            raw=raw.decode("utf-8", errors="replace")[:2000] if raw else None,
-        )
-        self.writer.append(trigger)
+        status = int(rule.get("status", 200)) if authorized else 401
+        trigger = self.write(mechanism, name, arrival, raw=raw, headers=headers, status=status,
+                             authorized=authorized, **gated)
         return trigger, rule
-
-
-def _decode(raw: bytes) -> Any:
-    if not raw:
-        return None
-    text = raw.decode("utf-8", errors="replace")
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _outcome(authorized: bool, status: int) -> str:
-    if not authorized:
-        return "refused"
-    return "ok" if status < 400 else "failed"
 
 
 recorder: Recorder | None = None
 store = TaskStore()
-app = FastAPI(title="Task API (Dapr schedule harness sample app)")
 
 
 def _recorder() -> Recorder:
@@ -126,14 +103,35 @@ def _recorder() -> Recorder:
     return recorder
 
 
-async def _answer(request: Request, mechanism: Mechanism, name: str) -> Response:
-    trigger, rule = await _recorder().record(request, mechanism, name)
+@asynccontextmanager
+async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
+    """Workflow tasks need a workflow worker in every replica (it connects to its daprd)."""
+    worker = None
+    if os.environ.get("HARNESS_HISTORY") and _recorder().tasks_of("workflow"):
+        worker = workflow_app.start_worker(_recorder())
+    yield
+    if worker is not None:
+        worker.stop()
+
+
+app = FastAPI(title="Task API (Dapr schedule harness sample app)", lifespan=_lifespan)
+
+
+def _dapr_url() -> str:
+    return f"http://127.0.0.1:{os.environ.get('DAPR_HTTP_PORT', '3500')}"
+
+
+async def _answer(request: Request, mechanism: Mechanism, name: str,
+                  arrival: Arrival | None = None, **gated: Any) -> Response:
+    trigger, rule = await _recorder().record(request, mechanism, name, arrival, **gated)
     if trigger.outcome == "refused":
         return JSONResponse({"error": "missing or wrong dapr-api-token"}, status_code=401)
     if delay_ms := rule.get("delay_ms", 0):
         await asyncio.sleep(delay_ms / 1000)
     if trigger.status >= 300:
         return JSONResponse(rule.get("body", {"error": "failing on purpose"}), status_code=trigger.status)
+    if trigger.work is False:
+        return JSONResponse({"status": "SKIPPED", "tick": trigger.tick}, status_code=trigger.status)
     removed = _run_scheduled_work(name, trigger.payload)
     body = rule.get("body", {"status": "SUCCESS", "removed": removed})
     return JSONResponse(body, status_code=trigger.status)
@@ -187,10 +185,49 @@ async def set_handlers(rules: list[dict[str, Any]]) -> dict[str, int]:
     return {"rules": len(rules)}
 
 
+@app.get("/dapr/config")
+async def dapr_config() -> dict[str, Any]:
+    """daprd asks which actor types this app hosts (placement then spreads their ids)."""
+    return actors.app_config(bool(_recorder().tasks_of("reminder")))
+
+
+@app.put("/actors/{actor_type}/{actor_id}/method/remind/{reminder}")
+async def reminder_trigger(actor_type: str, actor_id: str, reminder: str,
+                           request: Request) -> Response:
+    if actor_type != actors.ACTOR_TYPE:
+        return JSONResponse({"error": f"no actor type {actor_type}"}, status_code=404)
+    return await _answer(request, "reminder", reminder)
+
+
+@app.put("/actors/{actor_type}/{actor_id}/method/{method}")
+async def actor_method(actor_type: str, actor_id: str, method: str) -> Response:
+    return JSONResponse({"error": f"no method {method}"}, status_code=404)
+
+
+@app.delete("/actors/{actor_type}/{actor_id}")
+async def actor_deactivate(actor_type: str, actor_id: str) -> Response:
+    return Response(status_code=200)  # the actor keeps no in-memory state
+
+
+async def _gated_binding(request: Request, name: str, task: dict[str, Any]) -> Response:
+    """binding-lock / binding-claim: take the tick's gate, record the attempt, work if won."""
+    arrival = (time.time(), time.monotonic())
+    tick = gates.tick_key(task["schedule"], arrival[0])
+    take = gates.lock_tick if task["mechanism"] == "binding-lock" else gates.claim_tick
+    async with httpx.AsyncClient() as http:
+        result = await take(http, _dapr_url(), name, tick, _recorder().replica)
+    return await _answer(request, task["mechanism"], name, arrival, work=result.work, tick=tick,
+                         gate=f"{result.status} {result.detail}")
+
+
 @app.api_route("/{route}", methods=["POST", "OPTIONS"])
 async def binding_trigger(route: str, request: Request) -> Response:
     if route not in _recorder().bindings:
         return JSONResponse({"error": f"no binding route /{route}"}, status_code=404)
     if request.method == "OPTIONS":
         return Response(status_code=200)  # daprd's probe for an input binding route
-    return await _answer(request, "binding", _recorder().bindings[route])
+    name = _recorder().bindings[route]
+    gated = _recorder().tasks_of("binding-lock", "binding-claim")
+    if name in gated:
+        return await _gated_binding(request, name, gated[name])
+    return await _answer(request, "binding", name)

@@ -20,6 +20,8 @@ Kinds (``replica`` picks the replica, ``member`` the scheduler member; default 0
 - ``app_failing`` / ``app_slow``: the app answers every trigger with 500 / after 5 s, for
   ``duration_s``.
 - ``scale_out``: add a replica (its index is the next free one). ``scale_in``: stop one.
+- ``restart_redis``: SIGKILL the run's Redis; start it again on its port and data dir (its
+  append-only file) after ``duration_s`` (at once if none).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def _resume(replica: Replica) -> None:
 def _begin_end(cluster: Cluster, fault: FaultSpec) -> tuple[Callable[[], None], Callable[[], None] | None]:
     """What to do when the fault starts and (for faults with a duration) when it ends."""
     target = cluster.replica(fault.replica or 0) if fault.kind not in (
-        *_SCHEDULER_KINDS, "scale_out") else None
+        *_SCHEDULER_KINDS, "scale_out", "restart_redis") else None
     scheduler = cluster.schedulers[fault.member or 0]
     match fault.kind:
         case "kill_daprd":
@@ -111,11 +113,18 @@ def _begin_end(cluster: Cluster, fault: FaultSpec) -> tuple[Callable[[], None], 
         case "scale_in":
             assert target
             return lambda: cluster.remove_replica(target.index), None
+        case "restart_redis":
+            redis = cluster.redis
+            if redis is None:
+                raise ValueError("restart_redis in a run without Redis")
+            return redis.process.kill, redis.restart
     raise ValueError(f"unknown fault kind {fault.kind!r}")
 
 
 def _target(cluster: Cluster, fault: FaultSpec) -> tuple[str, dict[str, int]]:
     """The fault's target as a label and as event attrs (decided when the fault starts)."""
+    if fault.kind == "restart_redis":
+        return "redis", {}
     if fault.kind in _SCHEDULER_KINDS:
         member = fault.member or 0
         label = "scheduler" if len(cluster.schedulers) == 1 else f"scheduler-{member}"

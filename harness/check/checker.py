@@ -538,8 +538,10 @@ def _window(history: History, grace_s: float) -> _Window:
 
 def _replicas(history: History, scenario: Scenario, triggers: list[Trigger]) -> list[int]:
     """Replicas of the scenario plus any seen in the history (e.g. added by scale_out)."""
+    # (issue 13) job and binding run on the HTTP app; the gRPC app's replicas (job-sdk) do not count.
     seen = {int(e.attrs["replica"]) for e in history.events
-            if e.event in ("replica_started", "replica_ready") and "replica" in e.attrs}
+            if e.event in ("replica_started", "replica_ready") and "replica" in e.attrs
+            and e.attrs.get("app_id", "taskapi") == "taskapi"}
     return sorted(set(range(scenario.replicas)) | seen | {t.replica for t in triggers})
 
 

@@ -72,7 +72,8 @@ def _drop_pulsar(src: Path) -> None:
 ADAPTATIONS = (
     Adaptation(
         name="durabletask-go v0.12.4 -> v0.12.1",
-        why="workflow engine dependency; the jobs and bindings code paths do not use it",
+        why="workflow engine dependency: jobs, bindings and reminders do not use it; the "
+            "workflow mechanism runs on it",
         needs=("github.com/dapr/durabletask-go@v0.12.4",),
         apply=_replace_durabletask,
     ),

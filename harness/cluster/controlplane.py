@@ -362,11 +362,11 @@ class Cluster:
     def _start_replica(self, replica: Replica) -> None:
         replica.start()
         self.history.event("replica_started", replica=replica.index, pid=replica.daprd.pid,
-                           app_pid=replica.app.pid)
+                           app_pid=replica.app.pid, app_id=replica.app_id)
 
     def _wait_replica(self, replica: Replica, timeout_s: float) -> None:
         replica.wait_ready(timeout_s)
-        self.history.event("replica_ready", replica=replica.index)
+        self.history.event("replica_ready", replica=replica.index, app_id=replica.app_id)
 
     def sidecar_streams(self, member: int = 0) -> int:
         """``dapr_scheduler_sidecars_connected`` of one scheduler member.

@@ -84,8 +84,9 @@ class Event:
     - ``workflow_started``: attrs ``name`` (instance id), ``workflow``, ``spec`` (input),
       ``sent_wall``, ``status``, ``response``.
     - ``redis_started`` / ``redis_ready``: the run's Redis (attrs ``port``, ``pid``).
-    - ``replica_started``: attrs ``replica``, ``pid`` (daprd's); wall = when daprd was exec'd.
-    - ``replica_ready``: attrs ``replica``; wall = when its daprd reported healthy.
+    - ``replica_started``: attrs ``replica``, ``pid`` (daprd's), ``app_id`` (``taskapi``, or
+      ``taskapi-grpc`` for the gRPC app of job-sdk tasks); wall = when daprd was exec'd.
+    - ``replica_ready``: attrs ``replica``, ``app_id``; wall = when its daprd reported healthy.
     - ``replica_stopped``: attrs ``replica``.
     - ``window_start`` / ``window_end``: the observation window.
     - ``fault_start`` / ``fault_end``: attrs ``fault`` (kind), ``target``.

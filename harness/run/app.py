@@ -217,7 +217,7 @@ async def _gated_binding(request: Request, name: str, task: dict[str, Any]) -> R
     async with httpx.AsyncClient() as http:
         result = await take(http, _dapr_url(), name, tick, _recorder().replica)
     return await _answer(request, task["mechanism"], name, arrival, work=result.work, tick=tick,
-                         gate=f"{result.status} {result.detail}")
+                         gate=result.record())
 
 
 @app.api_route("/{route}", methods=["POST", "OPTIONS"])

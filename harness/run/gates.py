@@ -41,6 +41,11 @@ class GateResult:
     work: bool  # this attempt won and did the work
     status: int | None  # daprd's HTTP status for the gate call; None if no answer
     detail: str  # daprd's answer or the error, for the record
+    elapsed_ms: float = 0.0  # how long the gate call took (a store outage can hold it)
+
+    def record(self) -> str:
+        """The history's ``gate`` field: ``<status> <ms>ms <answer>``."""
+        return f"{self.status} {self.elapsed_ms:.0f}ms {self.detail}"
 
 
 def tick_key(schedule: str, wall: float) -> str:
@@ -56,26 +61,32 @@ async def claim_tick(http: httpx.AsyncClient, dapr_url: str, binding: str, tick:
         "key": f"claim-{binding}-{tick}", "value": {"replica": replica, "at": time.time()},
         "etag": "0", "options": {"concurrency": "first-write", "consistency": "strong"},
     }]
+    start = time.monotonic()
     try:
         response = await http.post(f"{dapr_url}/v1.0/state/{STATE_STORE}", json=body,
                                    timeout=GATE_TIMEOUT_S)
     except httpx.HTTPError as exc:
-        return GateResult(False, None, f"{type(exc).__name__}: {exc}")
+        return GateResult(False, None, f"{type(exc).__name__}: {exc}", _ms(start))
     return GateResult(response.status_code in (200, 201, 204), response.status_code,
-                      response.text[:300])
+                      response.text[:300], _ms(start))
 
 
 async def lock_tick(http: httpx.AsyncClient, dapr_url: str, binding: str, tick: str,
                     replica: int) -> GateResult:
     body = {"resourceId": f"{binding}-{tick}", "lockOwner": f"replica-{replica}",
             "expiryInSeconds": LOCK_EXPIRY_S}
+    start = time.monotonic()
     try:
         response = await http.post(f"{dapr_url}/v1.0-alpha1/lock/{LOCK_STORE}", json=body,
                                    timeout=GATE_TIMEOUT_S)
     except httpx.HTTPError as exc:
-        return GateResult(False, None, f"{type(exc).__name__}: {exc}")
+        return GateResult(False, None, f"{type(exc).__name__}: {exc}", _ms(start))
     won = response.status_code == 200 and _success(response)
-    return GateResult(won, response.status_code, response.text[:300])
+    return GateResult(won, response.status_code, response.text[:300], _ms(start))
+
+
+def _ms(start: float) -> float:
+    return (time.monotonic() - start) * 1000
 
 
 def _success(response: httpx.Response) -> bool:

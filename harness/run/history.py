@@ -55,8 +55,9 @@ class Trigger:
     # The key the handler locked or claimed (the binding tick's scheduled time), or the
     # workflow iteration; None where the mechanism gives the app no tick identity.
     tick: str | None = None
-    # binding-lock / binding-claim: daprd's answer to the gate call ("<status> <body>", or the
-    # error when none came), so a lost gate and a failed one can be told apart.
+    # binding-lock / binding-claim: daprd's answer to the gate call ("<status> <ms>ms <body>";
+    # status None and the error when none came), so a lost gate and a failed one can be told
+    # apart, and a call held up by a store outage shows its delay.
     gate: str | None = None
 
     kind: Literal["trigger"] = "trigger"

@@ -236,7 +236,7 @@ def test_gated_binding_records_the_gate(http_app: Any, app_env: Path,
 
     async def fake(http: Any, url: str, name: str, tick: str, replica: int) -> gates.GateResult:
         calls.append((name, tick))
-        return gates.GateResult(won, 204 if won else 409, "answer")
+        return gates.GateResult(won, 204 if won else 409, "answer", 12.0)
     monkeypatch.setattr(gates, gate, fake)
     response = http_app.post(f"/{route}")
     assert response.status_code == 200
@@ -244,7 +244,7 @@ def test_gated_binding_records_the_gate(http_app: Any, app_env: Path,
     (trigger,) = load_history(app_env).triggers
     assert (trigger.mechanism, trigger.name, trigger.work) == (mechanism, route, won)
     assert calls == [(route, trigger.tick)] and trigger.tick.endswith("Z")
-    assert trigger.gate == f"{204 if won else 409} answer"
+    assert trigger.gate == f"{204 if won else 409} 12ms answer"
 
 
 class _Event:

@@ -1,7 +1,7 @@
 """Starting a scenario's tasks: the mechanisms beside the Jobs API over HTTP and the cron binding.
 
-- ``job-sdk``: ``DaprClient.schedule_job_alpha1`` (the official Python SDK, gRPC
-  ScheduleJobAlpha1) against a sidecar of the gRPC app (app-id taskapi-grpc), whose app answers
+- ``job-sdk``: ``DaprClient.schedule_job`` (the official Python SDK, gRPC
+  ScheduleJob) against a sidecar of the gRPC app (app-id taskapi-grpc), whose app answers
   with dapr-ext-grpc job handlers (harness/run/grpc_app.py). Event ``job_created`` with
   ``mechanism: job-sdk``.
 - ``reminder``: ``POST /v1.0/actors/{type}/{id}/reminders/{name}`` (harness/run/actors.py).
@@ -113,7 +113,7 @@ class TaskDriver:
         status, error = "OK", None
         try:
             with DaprClient(address=address) as client:
-                client.schedule_job_alpha1(sdk_job(task))
+                client.schedule_job(sdk_job(task))
         except grpc.RpcError as exc:
             status, error = exc.code().name, f"{exc.code().name}: {exc.details()}"
         except Exception as exc:  # the SDK wraps some gRPC errors in its own types

@@ -237,6 +237,14 @@ def _cli_note(progress: Progress) -> None:
         )
 
 
+def _stale_project_build(runtime: DaprRuntime) -> bool:
+    """The project's own .dapr from an older recipe (e.g. daprd without lock.redis)."""
+    manifest = runtime.root / "build-manifest.json"
+    if runtime.root != LOCAL_RUNTIME_DIR or not manifest.exists():
+        return False
+    return json.loads(manifest.read_text()).get("tags") != BUILD_TAGS
+
+
 def ensure_runtime() -> DaprRuntime:
     """A usable pinned Dapr: an existing one if found, else built (or taken from the cache)."""
     progress = Progress()
@@ -244,6 +252,8 @@ def ensure_runtime() -> DaprRuntime:
 
     try:
         runtime = locate_runtime()
+        if _stale_project_build(runtime):
+            raise DaprMissingError(f"{runtime.root} was built with other tags than {BUILD_TAGS}")
         progress.say(f"using Dapr {runtime.version} from {runtime.source}: {runtime.root}")
         return runtime
     except DaprMissingError:

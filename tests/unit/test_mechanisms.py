@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -307,3 +308,39 @@ def test_sdk_job_carries_json_data() -> None:
     job = sdk_job(TaskSpec(mechanism="job-sdk", name="j", schedule="@every 2s", data={"a": 1}))
     proto = job._get_proto()
     assert (proto.name, proto.schedule, json.loads(proto.data.value)) == ("j", "@every 2s", {"a": 1})
+
+
+# --- the restart_redis fault -------------------------------------------------------------------------
+
+class _FakeRedis:
+    """Stands in for RedisService: records the kill and the restart."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.process = SimpleNamespace(kill=lambda: self.calls.append("kill"))
+
+    def restart(self) -> None:
+        self.calls.append("restart")
+
+
+class _FakeCluster:
+    def __init__(self, history: HistoryWriter) -> None:
+        self.history, self.redis, self.schedulers = history, _FakeRedis(), [object()]
+
+
+def test_restart_redis_kills_then_restarts_and_records_both(tmp_path: Path) -> None:
+    from harness.run.nemesis import fault_actions
+    from harness.scenario.model import FaultSpec
+
+    with HistoryWriter(tmp_path / "h.jsonl") as writer:
+        cluster = _FakeCluster(writer)
+        fault = FaultSpec(kind="restart_redis", at_s=3, duration_s=2)
+        actions = fault_actions(cluster, fault)  # type: ignore[arg-type]
+        assert [(a.at_s, a.label) for a in actions] == [(3, "restart_redis start"),
+                                                         (5, "restart_redis end")]
+        for action in actions:
+            action.act()
+    assert cluster.redis.calls == ["kill", "restart"]
+    events = [(e.event, e.attrs) for e in load_history(tmp_path / "h.jsonl").events]
+    assert events == [("fault_start", {"fault": "restart_redis", "target": "redis"}),
+                      ("fault_end", {"fault": "restart_redis", "target": "redis"})]

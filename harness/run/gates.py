@@ -8,7 +8,7 @@ replicas the handler is called N times per tick. The two gates users are told to
   state/redis/redis.go (setDefaultQuery) writes a first-write key only while it does not exist
   (or still has ETag 0); later writers get an ETag mismatch, which daprd answers with 409.
 - **lock** (binding-lock): take the distributed lock ``<binding>-<tick>`` (lock API alpha1,
-  lock.redis: SET NX with an expiry, components-contrib lock/redis/redis_lock.go). The lock
+  lock.redis: SET NX with an expiry, components-contrib lock/redis/standalone.go). The lock
   is not released after the work: the replicas' calls for one tick are spread over some
   milliseconds, and a call arriving after a release would take the lock again and work again.
   It expires after LOCK_EXPIRY_S.

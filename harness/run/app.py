@@ -216,8 +216,10 @@ async def _gated_binding(request: Request, name: str, task: dict[str, Any]) -> R
     take = gates.lock_tick if task["mechanism"] == "binding-lock" else gates.claim_tick
     async with httpx.AsyncClient() as http:
         result = await take(http, _dapr_url(), name, tick, _recorder().replica)
-    return await _answer(request, task["mechanism"], name, arrival, work=result.work, tick=tick,
-                         gate=result.record())
+    # A winner told to fail (app_failing) holds the tick without doing its work: no work.
+    failing = int(_recorder().rule_for(task["mechanism"], name).get("status", 200)) >= 300
+    return await _answer(request, task["mechanism"], name, arrival,
+                         work=result.work and not failing, tick=tick, gate=result.record())
 
 
 @app.api_route("/{route}", methods=["POST", "OPTIONS"])

@@ -49,8 +49,8 @@ class Trigger:
     outcome: TriggerOutcome = "ok"  # "refused": bad or missing dapr-api-token, not a trigger
     raw: str | None = None  # the request body as text (first 2000 characters); None if empty
     # Gated mechanisms (binding-lock, binding-claim, workflow): True if this attempt did the
-    # scheduled work (won the lock, won the first-write claim, is the activity execution),
-    # False if it lost and did none; None where the mechanism has no gate.
+    # scheduled work (won the lock or the first-write claim and was not told to fail; is the
+    # activity execution), False if it did none; None where the mechanism has no gate.
     work: bool | None = None
     # The key the handler locked or claimed (the binding tick's scheduled time), or the
     # workflow iteration; None where the mechanism gives the app no tick identity.

@@ -43,6 +43,9 @@ FAILING_STATUS = 500
 RECOVERY_TIMEOUT_S = 90.0
 RECOVERY_POLL_S = 0.2
 _SCHEDULER_KINDS = ("kill_scheduler", "stop_scheduler")
+# Triggers whose answer the HTTP app's rules steer (app_failing / app_slow); the workflow
+# activity and the gRPC app's job-sdk handler are not steered by these faults.
+_HTTP_APP_MECHANISMS = ("job", "binding", "reminder", "binding-lock", "binding-claim")
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def _begin_end(cluster: Cluster, fault: FaultSpec) -> tuple[Callable[[], None], 
             assert target
             rule: dict[str, object] = {"mechanism": "job", "name": "*"}
             rule |= {"status": FAILING_STATUS} if fault.kind == "app_failing" else {"delay_ms": SLOW_DELAY_MS}
-            rules = [rule, {**rule, "mechanism": "binding"}]
+            rules = [{**rule, "mechanism": m} for m in _HTTP_APP_MECHANISMS]
             return (lambda: _set_handlers(target, rules),
                     lambda: _set_handlers(target, list(cluster.app_handlers)))
         case "scale_out":

@@ -344,3 +344,14 @@ def test_restart_redis_kills_then_restarts_and_records_both(tmp_path: Path) -> N
     events = [(e.event, e.attrs) for e in load_history(tmp_path / "h.jsonl").events]
     assert events == [("fault_start", {"fault": "restart_redis", "target": "redis"}),
                       ("fault_end", {"fault": "restart_redis", "target": "redis"})]
+
+
+def test_a_winner_told_to_fail_did_no_work(http_app: Any, app_env: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    async def win(*args: Any) -> gates.GateResult:
+        return gates.GateResult(True, 204, "", 3.0)
+    monkeypatch.setattr(gates, "claim_tick", win)
+    http_app.put("/_harness/handlers", json=[{"mechanism": "binding-claim", "status": 500}])
+    assert http_app.post("/t-claim").status_code == 500
+    (trigger,) = load_history(app_env).triggers
+    assert (trigger.work, trigger.outcome, trigger.gate) == (False, "failed", "204 3ms ")

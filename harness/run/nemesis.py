@@ -8,7 +8,9 @@ killed daprd restarted and healthy again). After that a watch records ``fault_re
 replica's sidecar as connected again, which is when Dapr can deliver jobs again; a fault that
 cannot be carried out writes ``fault_error`` and fails the run.
 
-Kinds (``replica`` picks the replica, ``member`` the scheduler member; default 0):
+Kinds (``replica`` picks the replica, ``member`` the scheduler member; default 0; ``follow:
+reminder`` picks, when the fault starts, the replica that received the latest reminder, i.e.
+the actor's host):
 
 - ``kill_daprd``: SIGKILL the replica's daprd; restart it after ``duration_s`` (at once if none).
 - ``kill_app``: SIGKILL the replica's app; restart it after ``duration_s`` (at once if none).
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 import httpx
 
 from harness.cluster.controlplane import Cluster, Replica
+from harness.run.history import load_history
 from harness.scenario.model import FaultSpec
 
 __all__ = ["FaultAction", "Nemesis", "fault_actions"]
@@ -124,6 +127,17 @@ def _begin_end(cluster: Cluster, fault: FaultSpec) -> tuple[Callable[[], None], 
     raise ValueError(f"unknown fault kind {fault.kind!r}")
 
 
+def _resolve_follow(cluster: Cluster, fault: FaultSpec) -> FaultSpec:
+    """A ``follow`` fault hits the replica that received that mechanism's latest trigger."""
+    if fault.follow is None:
+        return fault
+    latest = [t for t in load_history(cluster.run.history).triggers
+              if t.mechanism == fault.follow]
+    if not latest:
+        raise ValueError(f"{fault.kind}: no {fault.follow} trigger yet to follow")
+    return fault.model_copy(update={"replica": max(latest, key=lambda t: t.wall).replica})
+
+
 def _target(cluster: Cluster, fault: FaultSpec) -> tuple[str, dict[str, int]]:
     """The fault's target as a label and as event attrs (decided when the fault starts)."""
     if fault.kind == "restart_redis":
@@ -206,31 +220,43 @@ def fault_actions(cluster: Cluster, fault: FaultSpec, *, watch: _RecoveryWatch |
                   errors: list[str] | None = None) -> list[FaultAction]:
     """The timed actions of one fault. A fault without a duration ends right after it starts
     (e.g. a kill followed by a restart), so its end is recorded too."""
-    begin, end = _begin_end(cluster, fault)
     history = cluster.history
     attrs: dict[str, object] = {}
+    # Resolved when the fault starts: a `follow` fault's replica is known only then.
+    steps: dict[str, Callable[[], None] | None] = {}
 
-    def guarded(step: str, act: Callable[[], None] | None) -> None:
+    def guarded(step: str, act: Callable[[], None] | None) -> bool:
         try:
             if act is not None:
                 act()
+            return True
         except Exception as exc:  # recorded, and the run fails with it
             message = f"{fault.kind} {attrs.get('target')}: {step} failed: {exc}"
             history.event("fault_error", **attrs, step=step, error=str(exc)[:500])
             if errors is None:
                 raise
             errors.append(message)
+            return False
+
+    def prepare() -> None:
+        resolved = _resolve_follow(cluster, fault)
+        label, where = _target(cluster, resolved)
+        attrs.update(target=label, **where)
+        steps["begin"], steps["end"] = _begin_end(cluster, resolved)
 
     def start() -> None:
-        label, where = _target(cluster, fault)
-        attrs.update(fault=fault.kind, target=label, **where)
+        attrs.update(fault=fault.kind, target=f"follow {fault.follow}" if fault.follow else None)
+        if not guarded("target", prepare):
+            return  # nothing to hit: the fault_error event and the run's error say why
         history.event("fault_start", **attrs)
-        guarded("start", begin)
+        guarded("start", steps["begin"])
         if fault.duration_s is None:
             finish()
 
     def finish() -> None:
-        guarded("end", end)
+        if "begin" not in steps:
+            return  # the fault never started
+        guarded("end", steps["end"])
         history.event("fault_end", **attrs)
         if watch is not None:
             watch.watch(dict(attrs), time.monotonic())

@@ -186,6 +186,9 @@ class FaultSpec(_Strict):
     replica: int | None = Field(default=None, ge=0)
     # Scheduler faults: which member of a `schedulers: N` cluster (default 0).
     member: int | None = Field(default=None, ge=0)
+    # Instead of `replica`: hit the replica that received this mechanism's latest trigger when
+    # the fault starts (placement decides which replica hosts the reminder's actor).
+    follow: Literal["reminder", "workflow"] | None = None
 
 
 class ApiCall(_Strict):
@@ -799,6 +802,21 @@ def _check_faults(scenario: Scenario) -> None:
         if fault.kind in _NEEDS_DURATION:
             _check_duration(scenario, where, fault)
         _check_fault_target(scenario, where, fault)
+        _check_fault_follow(scenario, where, fault)
+
+
+def _check_fault_follow(scenario: Scenario, where: str, fault: FaultSpec) -> None:
+    if fault.follow is None:
+        return
+    if fault.replica is not None or fault.kind in _NO_REPLICA_FAULTS:
+        problem = ("both replica and follow" if fault.replica is not None
+                   else f"{fault.kind} has no replica target")
+        raise _error(scenario.source, f"{where}.follow", problem, fault.follow,
+                     "follow only on a replica fault, without replica")
+    if not any(t.mechanism == fault.follow for t in scenario.tasks):
+        raise _error(scenario.source, f"{where}.follow", "no task of this mechanism",
+                     fault.follow, ", ".join(sorted({t.mechanism for t in scenario.tasks}
+                                                    & {"reminder", "workflow"})) or "nothing")
 
 
 def _check_fault_target(scenario: Scenario, where: str, fault: FaultSpec) -> None:

@@ -355,3 +355,69 @@ def test_a_winner_told_to_fail_did_no_work(http_app: Any, app_env: Path,
     assert http_app.post("/t-claim").status_code == 500
     (trigger,) = load_history(app_env).triggers
     assert (trigger.work, trigger.outcome, trigger.gate) == (False, "failed", "204 3ms ")
+
+
+def test_every_schedules_tick_on_multiples_of_the_period() -> None:
+    from harness.scenario.schedule import fire_at_or_before
+    assert fire_at_or_before("@every 2s", 1003.5) == 1002.0
+    assert fire_at_or_before("*/5 * * * *", 1_764_000_299.0) == 1_764_000_000.0  # minute grid
+
+
+def _replica(index: int, calls: list[str]) -> SimpleNamespace:
+    daprd = SimpleNamespace(kill=lambda: calls.append(f"kill {index}"),
+                            start=lambda: calls.append(f"start {index}"))
+    return SimpleNamespace(index=index, daprd=daprd, wait_ready=lambda: None)
+
+
+def test_follow_hits_the_replica_of_the_latest_reminder(tmp_path: Path) -> None:
+    from harness.run.nemesis import fault_actions
+    from harness.scenario.model import FaultSpec
+
+    path, calls = tmp_path / "h.jsonl", []
+    with HistoryWriter(path) as writer:
+        for replica, wall in ((0, 1.0), (2, 3.0), (1, 2.0)):
+            writer.append(Trigger(mechanism="reminder", name="r", replica=replica, pid=1,
+                                  wall=wall, mono=wall))
+        cluster = SimpleNamespace(history=writer, run=SimpleNamespace(history=path),
+                                  schedulers=[object()], replica=lambda i: _replica(i, calls))
+        fault = FaultSpec(kind="kill_daprd", at_s=1, duration_s=1, follow="reminder")
+        for action in fault_actions(cluster, fault):  # type: ignore[arg-type]
+            action.act()
+    assert calls == ["kill 2", "start 2"]
+    starts = [e for e in load_history(path).events if e.event == "fault_start"]
+    assert [e.attrs["target"] for e in starts] == ["replica-2"]
+
+
+def test_follow_without_a_trigger_is_a_fault_error(tmp_path: Path) -> None:
+    from harness.run.nemesis import fault_actions
+    from harness.scenario.model import FaultSpec
+
+    path, errors = tmp_path / "h.jsonl", []
+    with HistoryWriter(path) as writer:
+        cluster = SimpleNamespace(history=writer, run=SimpleNamespace(history=path),
+                                  schedulers=[object()])
+        fault = FaultSpec(kind="kill_app", at_s=1, duration_s=1, follow="reminder")
+        for action in fault_actions(cluster, fault, errors=errors):  # type: ignore[arg-type]
+            action.act()
+    assert len(errors) == 1 and "no reminder trigger yet" in errors[0]
+    assert [e.event for e in load_history(path).events] == ["fault_error"]
+
+
+@pytest.mark.parametrize(("fault", "message"), [
+    ({"kind": "kill_daprd", "at_s": 5, "follow": "reminder", "replica": 1},
+     "faults[0].follow: both replica and follow"),
+    ({"kind": "kill_scheduler", "at_s": 5, "follow": "reminder"},
+     "faults[0].follow: kill_scheduler has no replica target"),
+    ({"kind": "kill_daprd", "at_s": 5, "follow": "job"}, "faults[0].follow: not an allowed value"),
+])
+def test_bad_follow_fails_with_one_line(tmp_path: Path, fault: dict[str, Any],
+                                        message: str) -> None:
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(scenario_file(tmp_path, faults=[fault]))
+    assert message in str(err.value)
+
+
+def test_follow_needs_a_task_of_that_mechanism(tmp_path: Path) -> None:
+    fault = {"kind": "kill_app", "at_s": 5, "duration_s": 1, "follow": "workflow"}
+    with pytest.raises(ScenarioError, match=r"faults\[0\].follow: no task of this mechanism"):
+        load_scenario(scenario_file(tmp_path, tasks=TASKS[:4], faults=[fault]))

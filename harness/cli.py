@@ -143,7 +143,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     settings = BenchSettings(trials=args.trials, cold_setup=args.cold)
     if args.quick:
         settings = BenchSettings(trials=args.trials, scheduling_seconds=3, trigger_counts=(200,),
-                                 precision_ticks=10, replica_counts=(1, 3), cold_setup=args.cold)
+                                 precision_ticks=10, replica_counts=(1, 3), cold_setup=args.cold,
+                                 registration_count=100)
     out = Path(args.out)
     run_benchmarks(locate_runtime(), args.names or list(BENCHMARKS), settings,
                    out / "bench.json", _say)

@@ -31,8 +31,8 @@ def app_config(hosts_actors: bool) -> dict[str, Any]:
             "drainRebalancedActors": True}
 
 
-def reminder_url(dapr_url: str, name: str) -> str:
-    return f"{dapr_url}/v1.0/actors/{ACTOR_TYPE}/{ACTOR_ID}/reminders/{name}"
+def reminder_url(dapr_url: str, name: str, actor_id: str = ACTOR_ID) -> str:
+    return f"{dapr_url}/v1.0/actors/{ACTOR_TYPE}/{actor_id}/reminders/{name}"
 
 
 def reminder_body(schedule: str, data: Any) -> dict[str, Any]:

@@ -421,3 +421,11 @@ def test_follow_needs_a_task_of_that_mechanism(tmp_path: Path) -> None:
     fault = {"kind": "kill_app", "at_s": 5, "duration_s": 1, "follow": "workflow"}
     with pytest.raises(ScenarioError, match=r"faults\[0\].follow: no task of this mechanism"):
         load_scenario(scenario_file(tmp_path, tasks=TASKS[:4], faults=[fault]))
+
+
+def test_run_calls_counts_grpc_ok_as_accepted() -> None:
+    from harness.bench.loadgen import run_calls
+    result = run_calls(lambda i: "OK" if i % 4 else "UNAVAILABLE", count=20, concurrency=3)
+    figures = result.to_dict()
+    assert (result.sent, result.accepted) == (20, 15)
+    assert figures["errors_by_status"] == {"UNAVAILABLE": 5} and figures["latency_ms"] is not None

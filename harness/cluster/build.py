@@ -31,7 +31,7 @@ from harness.cluster.versions import (
     DAPR_RUNTIME_VERSION,
 )
 
-__all__ = ["ADAPTATIONS", "BuildError", "build_dapr", "ensure_runtime"]
+__all__ = ["ADAPTATIONS", "BuildError", "build_dapr", "ensure_runtime", "stale_project_build"]
 
 MIN_FREE_BYTES = 6 * 1024**3  # module cache + build cache of a cold daprd build
 LDFLAGS = (
@@ -237,7 +237,7 @@ def _cli_note(progress: Progress) -> None:
         )
 
 
-def _stale_project_build(runtime: DaprRuntime) -> bool:
+def stale_project_build(runtime: DaprRuntime) -> bool:
     """The project's own .dapr from an older recipe (e.g. daprd without lock.redis)."""
     manifest = runtime.root / "build-manifest.json"
     if runtime.root != LOCAL_RUNTIME_DIR or not manifest.exists():
@@ -252,7 +252,7 @@ def ensure_runtime() -> DaprRuntime:
 
     try:
         runtime = locate_runtime()
-        if _stale_project_build(runtime):
+        if stale_project_build(runtime):
             raise DaprMissingError(f"{runtime.root} was built with other tags than {BUILD_TAGS}")
         progress.say(f"using Dapr {runtime.version} from {runtime.source}: {runtime.root}")
         return runtime

@@ -429,3 +429,19 @@ def test_run_calls_counts_grpc_ok_as_accepted() -> None:
     figures = result.to_dict()
     assert (result.sent, result.accepted) == (20, 15)
     assert figures["errors_by_status"] == {"UNAVAILABLE": 5} and figures["latency_ms"] is not None
+
+
+def test_setup_rebuilds_a_project_runtime_made_with_other_tags(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.cluster import build
+    from harness.cluster.runtime import DaprRuntime
+
+    monkeypatch.setattr(build, "LOCAL_RUNTIME_DIR", tmp_path)
+    runtime = DaprRuntime(root=tmp_path, version="1.18.3", source="project build")
+    manifest = tmp_path / "build-manifest.json"
+    manifest.write_text(json.dumps({"tags": {"daprd": "stablecomponents"}}))
+    assert build.stale_project_build(runtime)
+    manifest.write_text(json.dumps({"tags": build.BUILD_TAGS}))
+    assert not build.stale_project_build(runtime)
+    other = DaprRuntime(root=tmp_path / "elsewhere", version="1.18.3", source="DAPR_RUNTIME_PATH")
+    assert not build.stale_project_build(other)  # only the project's own build is rebuilt

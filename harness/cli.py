@@ -45,9 +45,10 @@ def _say(message: str) -> None:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from harness.cluster.bootstrap import ensure_python_packages
+    from harness.cluster.bootstrap import ensure_apt_packages, ensure_python_packages
 
     ensure_python_packages()
+    ensure_apt_packages()
     from harness.cluster.build import ensure_runtime
     from harness.cluster.docker_probe import docker_scheduler_status
 
@@ -145,7 +146,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     settings = BenchSettings(trials=args.trials, cold_setup=args.cold)
     if args.quick:
         settings = BenchSettings(trials=args.trials, scheduling_seconds=3, trigger_counts=(200,),
-                                 precision_ticks=10, replica_counts=(1, 3), cold_setup=args.cold)
+                                 precision_ticks=10, replica_counts=(1, 3), cold_setup=args.cold,
+                                 registration_count=100)
     out = Path(args.out)
     run_benchmarks(locate_runtime(), args.names or list(BENCHMARKS), settings,
                    out / "bench.json", _say)

@@ -35,6 +35,7 @@ from harness.cluster.controlplane import Cluster, started_cluster
 from harness.cluster.preflight import check_runs_dir
 from harness.cluster.reaper import reap_orphans
 from harness.cluster.metrics import metric_total
+from harness.run.tasks import TaskDriver, install_task_bindings
 from harness.cluster.runtime import DaprRuntime, locate_runtime, logged_version
 from harness.paths import REPO_ROOT
 from harness.run.driver import JobsClient, install_bindings
@@ -120,6 +121,17 @@ def _job_steps(scenario: Scenario, jobs: JobsClient, errors: list[str]) -> list[
         return act
 
     return [_Step(job.at_s, f"create job {job.name}", create(job)) for job in scenario.jobs]
+
+
+def _task_steps(scenario: Scenario, tasks: TaskDriver, errors: list[str]) -> list[_Step]:
+    """job-sdk jobs, reminders and workflows started on the timeline (harness/run/tasks.py)."""
+    def start(task: Any) -> Callable[[], None]:
+        def act() -> None:
+            if problem := tasks.start(task):
+                errors.append(problem)
+        return act
+    return [_Step(task.at_s, f"start {task.mechanism} {task.name}", start(task))
+            for task in scenario.tasks if not task.mechanism.startswith("binding-")]
 
 
 def _call_steps(scenario: Scenario, jobs: JobsClient) -> list[_Step]:
@@ -217,8 +229,11 @@ def _drive(cluster: Cluster, scenario: Scenario, run: RunDir, history: HistoryWr
     """The observation window: jobs created and faults injected on the scenario's timeline."""
     errors: list[str] = []
     jobs = JobsClient(cluster.dapr_url, history, run, api_token=scenario.dapr_api_token)
+    tasks = TaskDriver(cluster.dapr_url, cluster.sdk_sidecar, history, run,
+                       api_token=scenario.dapr_api_token)
     try:
         steps = _job_steps(scenario, jobs, errors) + _call_steps(scenario, jobs)
+        steps += _task_steps(scenario, tasks, errors)
         nemesis = Nemesis(cluster, scenario.faults)
         steps += [_Step(a.at_s, a.label, a.act) for a in nemesis.actions()]
         window_start = time.monotonic()
@@ -235,6 +250,7 @@ def _drive(cluster: Cluster, scenario: Scenario, run: RunDir, history: HistoryWr
         return errors, _collect_metrics(cluster), time.monotonic() - window_start
     finally:
         jobs.close()
+        tasks.close()
 
 
 def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
@@ -250,11 +266,16 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
     started = time.time()
     with HistoryWriter(run.history) as history:
         routes = install_bindings(scenario.bindings, run, history)
+        routes |= install_task_bindings(scenario.tasks, run, history)
+
         def make_cluster() -> Cluster:
-            return Cluster(runtime, run, replicas=scenario.replicas, binding_routes=routes,
+            return Cluster(runtime, run, replicas=scenario.http_replicas, binding_routes=routes,
                            app_handlers=[h.model_dump() for h in scenario.app.handlers],
                            api_token=scenario.app.api_token, schedulers=scenario.schedulers,
-                           dapr_api_token=scenario.dapr_api_token)
+                           dapr_api_token=scenario.dapr_api_token,
+                           grpc_replicas=scenario.grpc_replicas,
+                           tasks=[t.model_dump() for t in scenario.tasks],
+                           redis=scenario.needs_redis)
         if progress:
             progress(f"{scenario.name}: starting {scenario.replicas} replica(s) ({run.root})")
         t0 = time.monotonic()

@@ -12,6 +12,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -24,14 +25,16 @@ import psutil
 
 from harness.cluster.controlplane import Cluster
 from harness.run.history import load_history
-from harness.bench.loadgen import run_load
+from harness.bench.loadgen import run_calls, run_load
+from harness.run import actors, workflow_app
+from harness.run.tasks import sdk_job
 from harness.paths import REPO_ROOT, RUNS_DIR
 from harness.cluster.process import ManagedProcess, stop_all
 from harness.cluster.ports import PortReservation
 from harness.run.rundir import new_run_dir
 from harness.runner import harness_commit, machine, run_scenario
 from harness.cluster.runtime import DaprRuntime
-from harness.scenario.model import BindingSpec, Expectation, JobSpec, Scenario
+from harness.scenario.model import BindingSpec, Expectation, JobSpec, Scenario, TaskSpec
 from harness.cluster.wait import wait_until
 
 __all__ = ["BENCHMARKS", "BenchSettings", "run_benchmarks"]
@@ -49,6 +52,7 @@ class BenchSettings:
     precision_ticks: int = 300
     replica_counts: tuple[int, ...] = (1, 3, 5, 10)
     cold_setup: bool = False  # also time a build from empty Go caches (minutes)
+    registration_count: int = 500  # reminders, workflow starts and SDK jobs per trial
 
 
 def spread(values: Sequence[float]) -> dict[str, float]:
@@ -273,6 +277,65 @@ def bench_setup(runtime: DaprRuntime, s: BenchSettings, say: Callable[[str], Non
     return out
 
 
+# -- 7. registration of the other mechanisms ---------------------------------------------------
+def _registration_tasks() -> list[dict[str, Any]]:
+    """What the apps must host: the reminder actor type, a workflow worker, SDK job handlers."""
+    tasks = [TaskSpec(mechanism="reminder", name="bench-reminder", schedule="@every 1h"),
+             TaskSpec(mechanism="workflow", name="bench-workflow", schedule="@every 1h")]
+    return [t.model_dump() for t in tasks]
+
+
+def _sdk_call(cluster: Cluster) -> Callable[[int], str]:
+    """Create the i-th job through the SDK (one client per thread), returning its status."""
+    import grpc
+    from dapr.clients import DaprClient
+    from dapr.conf import settings
+
+    address, http_url = cluster.sdk_sidecar or ("", "")
+    settings.DAPR_HTTP_ENDPOINT = http_url  # the SDK's health probe reads this setting
+    local = threading.local()
+
+    def call(i: int) -> str:
+        if not hasattr(local, "client"):
+            local.client = DaprClient(address=address)
+        try:
+            local.client.schedule_job(sdk_job(TaskSpec(mechanism="job-sdk", name=f"s{i}",
+                                                       schedule="@every 1h")))
+        except grpc.RpcError as exc:
+            return str(exc.code().name)
+        return "OK"
+    return call
+
+
+def bench_registration(runtime: DaprRuntime, s: BenchSettings,
+                       say: Callable[[str], None]) -> dict[str, Any]:
+    """How fast each mechanism beside the Jobs API over HTTP accepts new work, full speed with
+    ``concurrency`` clients, ``registration_count`` each: actor reminders (one actor id each,
+    so placement spreads them), workflow starts, and jobs created through the Python SDK
+    (gRPC). 3 replicas of each app and the run's Redis."""
+    rows: dict[str, list[dict[str, Any]]] = {"reminder": [], "workflow": [], "job-sdk": []}
+    n, c = s.registration_count, s.concurrency
+    for trial in range(s.trials):
+        run = new_run_dir(f"bench-registration-{trial}", base=BENCH_RUNS)
+        with Cluster(runtime, run, replicas=3, grpc_replicas=3, redis=True,
+                     tasks=_registration_tasks()) as cluster:
+            url = cluster.dapr_url
+            loads = {
+                "reminder": lambda: run_load(lambda i: ("POST", actors.reminder_url(url, "r", f"a{i}"),
+                                                        actors.reminder_body("@every 1h", None)),
+                                             count=n, concurrency=c),
+                "workflow": lambda: run_load(lambda i: ("POST", workflow_app.start_url(url, f"w{i}"),
+                                                        workflow_app.workflow_input(f"w{i}", 3600.0, None)),
+                                             count=n, concurrency=c),
+                "job-sdk": lambda: run_calls(_sdk_call(cluster), count=n, concurrency=c),
+            }
+            for mechanism, load in loads.items():
+                rows[mechanism].append(load().to_dict())
+                say(f"registration {mechanism} trial {trial + 1}: "
+                    f"{rows[mechanism][-1]['accepted_per_s']} accepted/s")
+    return {mechanism: _summarise_load(trials) for mechanism, trials in rows.items()}
+
+
 BENCHMARKS: dict[str, Callable[[DaprRuntime, BenchSettings, Callable[[str], None]], dict[str, Any]]] = {
     "setup": bench_setup,
     "scheduling": bench_scheduling,
@@ -280,6 +343,7 @@ BENCHMARKS: dict[str, Callable[[DaprRuntime, BenchSettings, Callable[[str], None
     "precision": bench_precision,
     "cost": bench_cost,
     "recorder": bench_recorder,
+    "registration": bench_registration,
 }
 
 

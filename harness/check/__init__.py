@@ -111,6 +111,7 @@ def unexplained_triggers(history: History, scenario: Scenario) -> list[Trigger]:
     """Triggers of a task the scenario never set up (no job, binding or create call of it)."""
     known = {("job", j.name) for j in scenario.jobs} | {("binding", b.name) for b in scenario.bindings}
     known |= {("job", c.job) for c in scenario.calls if c.method == "POST"}
+    known |= {(t.mechanism, t.name) for t in scenario.tasks}
     return [t for t in history.triggers
             if t.outcome != "refused" and (t.mechanism, t.name) not in known]
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from harness.check._delivery import Attempt
 from harness.check._ledger import Ledger, TickRecord
 
-__all__ = ["Drift", "chain_ledger", "drift_of"]
+__all__ = ["Drift", "chain_ledger", "drift_of", "keyed_chain_ledger"]
 
 DUPLICATE_FRACTION = 0.25  # a fire within this fraction of D of the previous is a duplicate
 EARLY_TOLERANCE_S = 0.05  # delivery-latency jitter between two arrivals (measured: a few ms, more under load)
@@ -107,6 +107,31 @@ def chain_ledger(fires: Sequence[Attempt], readies: Sequence[float], period: flo
         mine = [f for f in fires if (i == 0 or start <= f.wall) and (last or f.wall < end)]
         ticks += _incarnation(mine, start, end, period, lo, hi)
     return Ledger(sorted(ticks, key=lambda t: t.time), [], lo)
+
+
+def keyed_chain_ledger(attempts: Sequence[tuple[str | None, Attempt]], start: float,
+                       period: float, lo: float, hi: float, stop: float) -> Ledger:
+    """A chain whose fires carry their own tick key (a workflow's iteration): the first attempt
+    of each key is a fire of the chain, started at ``start`` (the loop works first, then
+    waits); every further attempt of a key stands for that key's tick (a re-executed activity:
+    a duplicate). Attempts without a key are chained by time alone."""
+    firsts: dict[str, Attempt] = {}
+    again: list[tuple[str, Attempt]] = []
+    loose: list[Attempt] = []
+    for key, attempt in sorted(attempts, key=lambda a: a[1].wall):
+        if key is None:
+            loose.append(attempt)
+        elif key in firsts:
+            again.append((key, attempt))
+        else:
+            firsts[key] = attempt
+    ledger = chain_ledger([*firsts.values(), *loose], [start - period], period, lo, hi, stop)
+    by_fire = {id(t.attempts[0]): t for t in ledger.ticks if t.attempts}
+    for key, attempt in again:
+        tick = by_fire[id(firsts[key])]
+        tick.attempts.append(attempt)
+        tick.deliveries += int(attempt.delivered)
+    return ledger
 
 
 def drift_of(ledgers: Sequence[Ledger], period: float) -> Drift:

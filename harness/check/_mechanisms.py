@@ -13,6 +13,17 @@ Tick models, from Dapr's source:
   stands for the latest tick at or before it (an overdue entry fires once at wake time:
   dapr/kit ``cron/cron.go``), so ticks a down sidecar missed are lost.
 - **``@every`` bindings**: a chain per replica (``_every``).
+- **Jobs created through the SDK** (``job-sdk``): the job model, from their ``job_created``
+  event (``mechanism: job-sdk``), judged across the gRPC app's replicas.
+- **Actor reminders**: the job model from the ``reminder_registered`` event (Dapr 1.18 stores
+  reminders in the Scheduler: ``pkg/actors/reminders`` -> ``pkg/runtime/scheduler``, so they
+  fire on the Scheduler's grid and replay after an outage like jobs).
+- **Gated bindings** (``binding-lock``, ``binding-claim``): every sidecar's cron fires at each
+  tick; the attempt that won the lock or the first-write claim does the work (a delivery), the
+  others are recorded as gated out. Judged across replicas on the binding's grid.
+- **Workflows**: a loop that works, waits on a durable timer for the period and continues as
+  new: a chain (next iteration = previous + period, so it drifts) across all replicas, keyed by
+  iteration: an iteration whose activity ran twice is a duplicate.
 
 Judged ticks are those in ``[window_start, window_end)``; the runner keeps recording for a grace
 period after the window so that late deliveries and retries of judged ticks are seen, and
@@ -28,13 +39,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.check._delivery import GATED, RetryPolicy, attempt_of
-from harness.check._every import chain_ledger, drift_of
+from harness.check._delivery import GATED, SCHEDULER_BACKED, RetryPolicy, attempt_of
+from harness.check._every import chain_ledger, drift_of, keyed_chain_ledger
 from harness.check._ledger import Ledger, Reading, Stream, TickRecord, period_at, read
 from harness.check._result import Accounting, Bound, MechanismResult, TickView
 from harness.check._window import Window
 from harness.run.history import Event, History, Trigger
-from harness.scenario.model import BindingSpec, Expectation, JobSpec, Scenario
+from harness.scenario.model import BindingSpec, Expectation, JobSpec, Scenario, TaskSpec
 from harness.scenario.schedule import every_seconds, parse_due_time, parse_point_in_time, tick_times
 
 __all__ = ["ON_TIME_FRACTION", "PHASES", "grace_period", "mechanism_results", "replicas_of"]
@@ -58,11 +69,19 @@ class _Task:
     notes: list[str]
 
 
-def replicas_of(history: History, scenario: Scenario) -> list[int]:
-    """Replicas of the scenario plus any seen in the history (e.g. added by scale_out)."""
+HTTP_APP, GRPC_APP = "taskapi", "taskapi-grpc"
+
+
+def replicas_of(history: History, scenario: Scenario, app_id: str = HTTP_APP) -> list[int]:
+    """Replicas of one app-id: the scenario's, plus any seen in the history (e.g. added by
+    scale_out). The gRPC app (job-sdk tasks) is numbered after the HTTP app."""
     seen = {int(e.attrs["replica"]) for e in history.events
-            if e.event in ("replica_started", "replica_ready") and "replica" in e.attrs}
-    return sorted(set(range(scenario.replicas)) | seen | {t.replica for t in history.triggers})
+            if e.event in ("replica_started", "replica_ready") and "replica" in e.attrs
+            and e.attrs.get("app_id", HTTP_APP) == app_id}
+    if app_id != HTTP_APP:
+        return sorted(seen)
+    base = set(range(scenario.http_replicas)) if scenario.http_replicas else set()
+    return sorted(base | seen)
 
 
 # --- Jobs ------------------------------------------------------------------------------------
@@ -72,9 +91,13 @@ def _ok(status: object) -> bool:
     return isinstance(status, int) and 200 <= status < 300
 
 
-def _created_event(history: History, name: str) -> Event | None:
-    return next((e for e in history.events_named("job_created")
-                 if e.attrs.get("name") == name and _ok(int(e.attrs.get("status", 204)))), None)
+def _created_event(history: History, name: str, event: str = "job_created",
+                   mechanism: str = "job") -> Event | None:
+    """The first successful creation of task ``name`` (a 2xx, or the SDK's gRPC ``OK``)."""
+    return next((e for e in history.events_named(event)
+                 if e.attrs.get("name") == name
+                 and e.attrs.get("mechanism", mechanism) == mechanism
+                 and (e.attrs.get("status", 204) == "OK" or _ok(e.attrs.get("status", 204)))), None)
 
 
 def _span_after(schedule: str | None, t: float, six_fields: bool) -> float:
@@ -109,12 +132,13 @@ def _deleted_at(history: History, name: str, after: float) -> float:
     return min(sent, default=math.inf)
 
 
-def _job_task(history: History, job: JobSpec, win: Window, mechanism: str) -> _Task:
+def _job_task(history: History, job: JobSpec, win: Window, mechanism: str,
+              created_event: str = "job_created") -> _Task:
     triggers = history.received(mechanism, job.name)  # type: ignore[arg-type]
-    created = _created_event(history, job.name)
+    created = _created_event(history, job.name, created_event, mechanism)
     label = job.schedule or f"dueTime {job.dueTime}"
     if created is None:
-        note = f"job {job.name!r} was not created (no job_created event with a 2xx status)"
+        note = f"{mechanism} {job.name!r} was not created (no {created_event} event with a 2xx status)"
         empty = {r: [Ledger([], [], win.start)] for r in _READINGS}
         return _Task(mechanism, job.name, label, "across replicas", empty, [None], triggers,
                      None, [note])
@@ -184,6 +208,40 @@ def _gated_task(history: History, binding: BindingSpec, win: Window, replicas: l
     stream = Stream(times, win.start, win.end, [attempt_of(t) for t in triggers])
     return _Task(mechanism, binding.name, binding.schedule, "across replicas",
                  {r: [read(stream, r)] for r in _READINGS}, [None], triggers, None, [])
+
+
+def _workflow_task(history: History, task: TaskSpec, win: Window) -> _Task:
+    """Iterations of a workflow loop across replicas, keyed by iteration (``Trigger.tick``)."""
+    triggers = history.received("workflow", task.name)
+    started = _created_event(history, task.name, "workflow_started", "workflow")
+    period = every_seconds(task.schedule) or 0.0
+    if started is None or not period:
+        note = f"workflow {task.name!r} was not started (no workflow_started event with a 2xx status)"
+        empty = {r: [Ledger([], [], win.start)] for r in _READINGS}
+        return _Task("workflow", task.name, task.schedule, "across replicas", empty, [None],
+                     triggers, period or None, [note])
+    start = float(started.attrs.get("sent_wall", started.wall))
+    ledger = keyed_chain_ledger([(t.tick, attempt_of(t)) for t in triggers], start, period,
+                                win.start, win.end, win.recording_end)
+    return _Task("workflow", task.name, task.schedule, "across replicas",
+                 {r: [ledger] for r in _READINGS}, [None], triggers, period, [])
+
+
+def _task_result(history: History, task: TaskSpec, win: Window, scenario: Scenario) -> MechanismResult:
+    expect = scenario.expect.get(task.mechanism)
+    if task.mechanism in GATED:
+        spec = BindingSpec(name=task.name, schedule=task.schedule)
+        return _result(_gated_task(history, spec, win, replicas_of(history, scenario),
+                                   task.mechanism), win, replicas_of(history, scenario), expect)
+    if task.mechanism == "workflow":
+        return _result(_workflow_task(history, task, win), win, replicas_of(history, scenario),
+                       expect)
+    job = JobSpec(name=task.name, schedule=task.schedule)
+    if task.mechanism == "reminder":
+        return _result(_job_task(history, job, win, "reminder", "reminder_registered"), win,
+                       replicas_of(history, scenario), expect)
+    replicas = replicas_of(history, scenario, GRPC_APP)
+    return _result(_job_task(history, job, win, "job-sdk"), win, replicas, expect)
 
 
 # --- Views and tallies ------------------------------------------------------------------------
@@ -289,7 +347,7 @@ def _late_ticks(ledger: Ledger) -> list[TickRecord]:
 
 def _replayed(task: _Task, win: Window) -> set[int]:
     """Late ticks of a scheduler-backed task inside a stall: held, then replayed (``id``s)."""
-    if task.view != "across replicas" or task.period is not None:
+    if task.mechanism not in SCHEDULER_BACKED:
         return set()
     stalls = win.stalls()
     return {id(t) for lg in task.ledgers["strict"] for t in _late_ticks(lg)
@@ -418,6 +476,7 @@ def mechanism_results(history: History, scenario: Scenario, win: Window) -> list
     for binding in scenario.bindings:
         results.append(_result(_binding_task(history, binding, win, replicas), win, replicas,
                                scenario.expect.get("binding")))
+    results += [_task_result(history, task, win, scenario) for task in scenario.tasks]
     return results
 
 

@@ -1,12 +1,18 @@
 """Dapr's promises under faults, judged on the mechanism results of a fault scenario.
 
-- Jobs (and every scheduler-backed mechanism): *at least once, never early* (Dapr's Jobs
-  docs; the Scheduler replays missed ticks, see ``_ledger``): no judged tick lost under any
-  reading of the history, no early attempt.
+- Jobs, jobs through the SDK and actor reminders (scheduler-backed): *at least once, never
+  early* (Dapr's Jobs docs; the Scheduler replays missed ticks, see ``_ledger``): no judged
+  tick lost under any reading of the history, no early attempt.
 - Cron bindings: *per replica, in memory*: each sidecar fires its own ticks with no catch-up
   (components-contrib ``bindings/cron``; dapr/kit ``cron``): a tick may be lost only on a
   replica whose sidecar or app a fault took down, from the fault's start until one period
   after it recovered; a tick is never delivered twice on one replica.
+- Gated bindings (lock, first-write claim): *the work of a tick at most once*: the gate admits
+  one worker per tick, so work done twice for one tick breaks it; a tick whose winner a fault
+  took down loses its work (no retry), which is reported, not judged.
+- Workflows: *a durable loop without catch-up*: the timer fires at or after its time, an
+  activity runs at least once (a re-executed activity is within the promise), iterations a
+  stalled timer skipped are not replayed; only an early iteration breaks it.
 """
 
 from __future__ import annotations
@@ -29,7 +35,22 @@ def _period(result: MechanismResult) -> float:
     return max(1.0, result.window_s * max(1, result.replicas) / ticks)
 
 
+def _gated(result: MechanismResult) -> tuple[Verdict, list[str]]:
+    twice = result.across.duplicated
+    if twice.low:
+        return "fail", [f"{result.name}: work done twice for {twice} tick(s)"]
+    if twice.high:
+        return "ambiguous", [f"{result.name}: work may have been done twice for up to "
+                             f"{twice.high} tick(s)"]
+    return "pass", []
+
+
 def _judge(result: MechanismResult, win: Window) -> tuple[Verdict, list[str]]:
+    if result.mechanism in ("binding-lock", "binding-claim"):
+        return _gated(result)
+    if result.mechanism == "workflow":
+        early = result.early
+        return ("fail", [f"{result.name}: {early} early iteration(s)"]) if early else ("pass", [])
     if result.mechanism.startswith("binding") and result.view == "per replica":
         slack = _period(result)
         stray = [(r, s) for r, s in result.lost_at_s

@@ -31,7 +31,7 @@ from harness.cluster.versions import (
     DAPR_RUNTIME_VERSION,
 )
 
-__all__ = ["ADAPTATIONS", "BuildError", "build_dapr", "ensure_runtime"]
+__all__ = ["ADAPTATIONS", "BuildError", "build_dapr", "ensure_runtime", "stale_project_build"]
 
 MIN_FREE_BYTES = 6 * 1024**3  # module cache + build cache of a cold daprd build
 LDFLAGS = (
@@ -39,7 +39,10 @@ LDFLAGS = (
     f"-X github.com/dapr/dapr/pkg/buildinfo.version={DAPR_RUNTIME_VERSION} "
     f"-X github.com/dapr/kit/logger.DaprVersion={DAPR_RUNTIME_VERSION}"
 )
-BUILD_TAGS = {"daprd": "stablecomponents"}
+# daprd's component set. `allcomponents` because lock.redis (the distributed lock API) is an
+# alpha component that `stablecomponents` leaves out (cmd/daprd/components/lock_redis.go).
+DAPRD_BUILD_TAG = "allcomponents"
+BUILD_TAGS = {"daprd": DAPRD_BUILD_TAG}
 
 
 class BuildError(RuntimeError):
@@ -69,7 +72,8 @@ def _drop_pulsar(src: Path) -> None:
 ADAPTATIONS = (
     Adaptation(
         name="durabletask-go v0.12.4 -> v0.12.1",
-        why="workflow engine dependency; the jobs and bindings code paths do not use it",
+        why="workflow engine dependency: jobs, bindings and reminders do not use it; the "
+            "workflow mechanism runs on it",
         needs=("github.com/dapr/durabletask-go@v0.12.4",),
         apply=_replace_durabletask,
     ),
@@ -233,6 +237,14 @@ def _cli_note(progress: Progress) -> None:
         )
 
 
+def stale_project_build(runtime: DaprRuntime) -> bool:
+    """The project's own .dapr from an older recipe (e.g. daprd without lock.redis)."""
+    manifest = runtime.root / "build-manifest.json"
+    if runtime.root != LOCAL_RUNTIME_DIR or not manifest.exists():
+        return False
+    return json.loads(manifest.read_text()).get("tags") != BUILD_TAGS
+
+
 def ensure_runtime() -> DaprRuntime:
     """A usable pinned Dapr: an existing one if found, else built (or taken from the cache)."""
     progress = Progress()
@@ -240,6 +252,8 @@ def ensure_runtime() -> DaprRuntime:
 
     try:
         runtime = locate_runtime()
+        if stale_project_build(runtime):
+            raise DaprMissingError(f"{runtime.root} was built with other tags than {BUILD_TAGS}")
         progress.say(f"using Dapr {runtime.version} from {runtime.source}: {runtime.root}")
         return runtime
     except DaprMissingError:

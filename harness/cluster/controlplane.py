@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import yaml
@@ -25,13 +28,16 @@ from harness.cluster.metrics import metric_total, scrape
 from harness.paths import REPO_ROOT
 from harness.cluster.ports import PortReservation
 from harness.cluster.process import ManagedProcess, stop_all
+from harness.cluster.redis import redis_service
+from harness.run.components import install_redis_components
 from harness.run.rundir import RunDir
 from harness.cluster.runtime import DaprRuntime
 from harness.cluster.preflight import PortTaken
 from harness.cluster.wait import DeadlineExceeded, wait_until
 
-__all__ = ["PORT_ATTEMPTS", "Cluster", "DaprService", "Replica", "placement_service",
-           "scheduler_cluster", "scheduler_service", "started_cluster"]
+__all__ = ["GRPC_GROUP", "HTTP_GROUP", "PORT_ATTEMPTS", "AppGroup", "Cluster", "DaprService",
+           "Replica", "placement_service", "scheduler_cluster", "scheduler_service",
+           "started_cluster"]
 
 READY_TIMEOUT_S = 30.0
 PORT_ATTEMPTS = 3
@@ -156,11 +162,41 @@ def _scheduler(runtime: DaprRuntime, run: RunDir, log_level: str, member: str,
     return service
 
 
+@dataclass(frozen=True)
+class AppGroup:
+    """The replicas of one app-id. ``http``: the FastAPI sample app (jobs, bindings, actors,
+    workflows); ``grpc``: the SDK app for job-sdk tasks (daprd's --app-protocol grpc), with
+    its own resources dir so that it loads none of the HTTP app's components."""
+
+    app_id: str
+    protocol: Literal["http", "grpc"]
+
+    def app_argv(self, port: int) -> list[str]:
+        if self.protocol == "grpc":
+            return [sys.executable, "-m", "harness.run.grpc_app"]
+        return [
+            sys.executable, "-m", "uvicorn", "harness.run.app:app", "--host", LOOPBACK,
+            "--port", str(port), "--log-level", "warning", "--no-access-log",
+            "--timeout-graceful-shutdown", "2",
+        ]
+
+
+HTTP_GROUP = AppGroup("taskapi", "http")
+GRPC_GROUP = AppGroup("taskapi-grpc", "grpc")
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((LOOPBACK, port)) == 0
+
+
 class Replica:
     """One replica of the app: the sample app process and its daprd sidecar."""
 
-    def __init__(self, index: int, *, cluster: Cluster) -> None:
+    def __init__(self, index: int, *, cluster: Cluster, group: AppGroup = HTTP_GROUP) -> None:
         self.index = index
+        self.group = group
         run = cluster.run
         self.ports = PortReservation(5)
         self.app_port, self.http_port, self.grpc_port, self.internal_port, self.metrics_port = (
@@ -178,15 +214,12 @@ class Replica:
             "HARNESS_HISTORY": str(run.history), "HARNESS_REPLICA": str(index),
             "HARNESS_BINDINGS": json.dumps(cluster.binding_routes),
             "HARNESS_APP_HANDLERS": json.dumps(cluster.app_handlers),
-            "APP_ID": cluster.app_id, "APP_PORT": str(self.app_port),
+            "HARNESS_TASKS": json.dumps(cluster.tasks),
+            "APP_ID": self.app_id, "APP_PORT": str(self.app_port),
             "DAPR_HTTP_PORT": str(self.http_port), "DAPR_GRPC_PORT": str(self.grpc_port),
             **token_env,
         }
-        app_argv = [
-            sys.executable, "-m", "uvicorn", "harness.run.app:app", "--host", LOOPBACK,
-            "--port", str(self.app_port), "--log-level", "warning", "--no-access-log",
-            "--timeout-graceful-shutdown", "2",
-        ]
+        app_argv = group.app_argv(self.app_port)
         self.app = ManagedProcess(f"{name}-app", app_argv, run_id=run.run_id,
                                   log_path=run.log(f"{name}-app"), env=app_env, cwd=REPO_ROOT,
                                   ports=self.ports)
@@ -199,30 +232,36 @@ class Replica:
                          comment=f"{name}: the same replica under the dapr CLI")
         self.app_argv, self.app_env = app_argv, app_env
 
+    @property
+    def app_id(self) -> str:
+        return self.group.app_id
+
     def _daprd_argv(self, cluster: Cluster) -> list[str]:
         return [
-            str(cluster.runtime.binary("daprd")), f"--app-id={cluster.app_id}",
-            f"--app-port={self.app_port}", "--app-protocol=http",
+            str(cluster.runtime.binary("daprd")), f"--app-id={self.app_id}",
+            f"--app-port={self.app_port}", f"--app-protocol={self.group.protocol}",
             f"--app-channel-address={LOOPBACK}", f"--dapr-http-port={self.http_port}",
             f"--dapr-grpc-port={self.grpc_port}", f"--dapr-internal-grpc-port={self.internal_port}",
             f"--dapr-internal-grpc-listen-address={LOOPBACK}", f"--dapr-listen-addresses={LOOPBACK}",
             f"--metrics-port={self.metrics_port}", f"--metrics-listen-address={LOOPBACK}",
             f"--placement-host-address={cluster.placement.address}",
             f"--scheduler-host-address={cluster.scheduler_addresses}",
-            f"--resources-path={cluster.run.resources}", f"--config={cluster.runtime.config}",
+            f"--resources-path={cluster.resources_for(self.group)}",
+            f"--config={cluster.runtime.config}",
             f"--log-level={cluster.log_level}", "--mode=standalone",
         ]
 
     def _dapr_run_equivalent(self, cluster: Cluster, app_argv: list[str]) -> list[str]:
         return [
             "dapr", "run", f"--runtime-path={cluster.runtime.root.parent}",
-            f"--app-id={cluster.app_id}", f"--app-port={self.app_port}",
+            f"--app-id={self.app_id}", f"--app-port={self.app_port}",
+            f"--app-protocol={self.group.protocol}",
             f"--dapr-http-port={self.http_port}", f"--dapr-grpc-port={self.grpc_port}",
             f"--dapr-internal-grpc-port={self.internal_port}", f"--metrics-port={self.metrics_port}",
             f"--placement-host-address={cluster.placement.address}",
             f"--scheduler-host-address={cluster.scheduler_addresses}",
-            f"--resources-path={cluster.run.resources}", f"--config={cluster.runtime.config}",
-            "--", *app_argv,
+            f"--resources-path={cluster.resources_for(self.group)}",
+            f"--config={cluster.runtime.config}", "--", *app_argv,
         ]
 
     @property
@@ -236,10 +275,14 @@ class Replica:
         self.app.start()
         self.daprd.start()
 
+    def _app_healthy(self) -> bool:
+        if self.group.protocol == "grpc":  # the SDK app has no HTTP endpoint: it listens
+            return _port_open(self.app_port)
+        return _http_status(f"http://{LOOPBACK}:{self.app_port}/healthz", self.app_headers) == 200
+
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        app_url = f"http://{LOOPBACK}:{self.app_port}/healthz"
         daprd_url = f"http://{LOOPBACK}:{self.http_port}/v1.0/healthz"
-        wait_until(lambda: _http_status(app_url, self.app_headers) == 200, timeout_s=timeout_s,
+        wait_until(self._app_healthy, timeout_s=timeout_s,
                    what=f"{self.app.name} healthy", abort=lambda: _exited(self.app))
         wait_until(lambda: _http_status(daprd_url) == 204, timeout_s=timeout_s,
                    what=f"{self.daprd.name} healthy (/v1.0/healthz 204)",
@@ -269,25 +312,52 @@ class Cluster:
         log_level: str = "info",
         schedulers: int = 1,
         dapr_api_token: str | None = None,
+        grpc_replicas: int = 0,
+        tasks: Sequence[dict[str, object]] = (),
+        redis: bool = False,
     ) -> None:
-        if replicas < 1:
-            raise ValueError(f"replicas must be >= 1, got {replicas}")
+        if replicas < 0 or grpc_replicas < 0 or replicas + grpc_replicas < 1:
+            raise ValueError(f"need at least one replica, got {replicas} + {grpc_replicas} (gRPC)")
         self.runtime, self.run = runtime, run
         self.app_id, self.api_token, self.log_level = app_id, api_token, log_level
         self.dapr_api_token = dapr_api_token
         self.binding_routes = dict(binding_routes or {})  # app route -> binding name
         self.app_handlers = list(app_handlers)
+        self.tasks = list(tasks)  # the scenario's tasks (mechanism, name, schedule, data)
         self.history = HistoryWriter(run.history)
+        self.redis = redis_service(run) if redis else None
+        if self.redis is not None:
+            install_redis_components(run.resources, self.redis.address)
         self.placement = placement_service(runtime, run, log_level)
         self.schedulers = scheduler_cluster(runtime, run, schedulers, log_level)
         self.scheduler = self.schedulers[0]
         self.replicas: list[Replica] = [Replica(i, cluster=self) for i in range(replicas)]
+        self.replicas += [Replica(replicas + i, cluster=self, group=GRPC_GROUP)
+                          for i in range(grpc_replicas)]
         self._retired: list[Replica] = []
         self.write_multi_app_file()
 
     # -- lifecycle ---------------------------------------------------------------------------
+    def resources_for(self, group: AppGroup) -> Path:
+        """The resources dir of a group's sidecars (the gRPC app's is empty)."""
+        if group.protocol == "http":
+            return self.run.resources
+        path = self.run.root / f"resources-{group.app_id}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _start_redis(self, timeout_s: float) -> None:
+        """Before any daprd: a state or lock store that cannot connect fails daprd's start."""
+        if self.redis is None:
+            return
+        self.redis.start()
+        self.history.event("redis_started", port=self.redis.port, pid=self.redis.process.pid)
+        self.redis.wait_ready(timeout_s)
+        self.history.event("redis_ready", port=self.redis.port)
+
     def start(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         started = time.monotonic()
+        self._start_redis(timeout_s)
         self.placement.start()
         for scheduler in self.schedulers:
             scheduler.start()
@@ -306,11 +376,11 @@ class Cluster:
     def _start_replica(self, replica: Replica) -> None:
         replica.start()
         self.history.event("replica_started", replica=replica.index, pid=replica.daprd.pid,
-                           app_pid=replica.app.pid)
+                           app_pid=replica.app.pid, app_id=replica.app_id)
 
     def _wait_replica(self, replica: Replica, timeout_s: float) -> None:
         replica.wait_ready(timeout_s)
-        self.history.event("replica_ready", replica=replica.index)
+        self.history.event("replica_ready", replica=replica.index, app_id=replica.app_id)
 
     def sidecar_streams(self, member: int = 0) -> int:
         """``dapr_scheduler_sidecars_connected`` of one scheduler member.
@@ -347,7 +417,8 @@ class Cluster:
         """Reverse start order: replicas (apps after their sidecars), scheduler, placement."""
         try:
             stop_all([p for r in reversed(self.replicas) for p in reversed(r.processes)], grace_s)
-            stop_all([*(s.process for s in self.schedulers), self.placement.process], grace_s)
+            stop_all([*(s.process for s in self.schedulers), self.placement.process,
+                      *([self.redis.process] if self.redis else [])], grace_s)
         finally:
             for process in self.processes():  # reservations of processes never started
                 if process.ports is not None:
@@ -396,10 +467,11 @@ class Cluster:
     # -- inspection ---------------------------------------------------------------------------
     def processes(self) -> list[ManagedProcess]:
         procs = [self.placement.process, *(s.process for s in self.schedulers)]
+        procs += [self.redis.process] if self.redis else []
         return procs + [p for r in self.all_replicas for p in r.processes]
 
     def owned_ports(self) -> list[int]:
-        ports = self.placement.owned_ports()
+        ports = self.placement.owned_ports() + (self.redis.owned_ports() if self.redis else [])
         for scheduler in self.schedulers:
             ports += scheduler.owned_ports()
         return ports + [p for r in self.all_replicas for p in r.owned_ports()]
@@ -410,8 +482,9 @@ class Cluster:
         Each replica gets its own appDirPath, since the CLI names per-app log files by app-id
         and second, and replicas started together would share one."""
         apps = [{
-            "appID": self.app_id, "appDirPath": str(self.run.root / "apps" / f"replica-{r.index}"),
-            "appPort": r.app_port, "appProtocol": "http", "daprHTTPPort": r.http_port,
+            "appID": r.app_id, "appDirPath": str(self.run.root / "apps" / f"replica-{r.index}"),
+            "appPort": r.app_port, "appProtocol": r.group.protocol, "daprHTTPPort": r.http_port,
+            "resourcesPath": str(self.resources_for(r.group)),
             "daprGRPCPort": r.grpc_port, "daprInternalGRPCPort": r.internal_port,
             "metricsPort": r.metrics_port, "placementHostAddress": self.placement.address,
             "schedulerHostAddress": self.scheduler_addresses, "logLevel": self.log_level,
@@ -442,10 +515,23 @@ class Cluster:
         """daprd's ``--scheduler-host-address``: every scheduler member, comma-separated."""
         return ",".join(s.address for s in self.schedulers)
 
+    def group_replicas(self, group: AppGroup) -> list[Replica]:
+        return [r for r in self.replicas if r.group == group]
+
     @property
     def dapr_url(self) -> str:
-        """A sidecar to send Jobs API calls to (any replica's: jobs belong to the app-id)."""
-        return self.replicas[0].dapr_url
+        """A sidecar to send Jobs API calls to (any HTTP replica's: jobs belong to the app-id
+        of the sidecar that created them)."""
+        return (self.group_replicas(HTTP_GROUP) or self.replicas)[0].dapr_url
+
+    @property
+    def sdk_sidecar(self) -> tuple[str, str] | None:
+        """(gRPC host:port, HTTP URL) of a gRPC-app sidecar, where job-sdk jobs are created;
+        None without gRPC replicas."""
+        found = self.group_replicas(GRPC_GROUP)
+        if not found:
+            return None
+        return f"{LOOPBACK}:{found[0].grpc_port}", found[0].dapr_url
 
 
 def _log_sizes(cluster: Cluster) -> dict[Path, int]:

@@ -5,30 +5,38 @@ appended to the run's history *before* the handler answers, so a crash after the
 nothing. Scenarios steer how it answers (status, delay, body) through HARNESS_APP_HANDLERS or,
 during a run, through POST /_harness/handlers.
 
-Environment: HARNESS_HISTORY (history file), HARNESS_REPLICA (replica index),
-HARNESS_BINDINGS (JSON object: route -> binding name), HARNESS_APP_HANDLERS (JSON list of handler
-rules, see scenario.AppHandler), APP_API_TOKEN (when set, Dapr sends it as dapr-api-token and
-every request to every route without it is refused with 401 before its body is read, and
-recorded as refused: a trigger route as a refused trigger, any other as a request_refused event).
+It also hosts the other mechanisms' handlers: binding-lock and binding-claim bindings (the
+handler takes a gate per tick first, harness/run/gates.py), the reminder actor
+(harness/run/actors.py) and, when the scenario has workflow tasks, a workflow worker
+(harness/run/workflow_app.py).
+
+Environment: as harness/run/recorder.py, plus HARNESS_BINDINGS (JSON object: route -> binding
+name) and DAPR_HTTP_PORT / DAPR_GRPC_PORT (its sidecar). APP_API_TOKEN, when set, is what Dapr
+sends as dapr-api-token: every request to every route without it is refused with 401 before its
+body is read (``TokenGuard``), and recorded as refused: a trigger route as a refused trigger, any
+other as a request_refused event.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import hmac
 import json
 import os
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from harness.run.history import HistoryWriter, Mechanism, Trigger
+from harness.run import actors, gates, workflow_app
+from harness.run.history import Mechanism, Trigger
+from harness.run.recorder import Arrival, TriggerLog
 
 __all__ = ["TokenGuard", "app"]
 
@@ -65,44 +73,29 @@ class TaskStore:
         return len(old)
 
 
-class Recorder:
+class Recorder(TriggerLog):
+    """The HTTP app's trigger log: reads what it records from the request."""
+
     def __init__(self) -> None:
-        self.writer = HistoryWriter(Path(os.environ["HARNESS_HISTORY"]))
-        self.replica = int(os.environ.get("HARNESS_REPLICA", "0"))
-        self.token = os.environ.get("APP_API_TOKEN") or None
+        super().__init__()
         # route -> binding component name
         self.bindings: dict[str, str] = json.loads(os.environ.get("HARNESS_BINDINGS", "{}"))
-        self.handlers: list[dict[str, Any]] = json.loads(os.environ.get("HARNESS_APP_HANDLERS", "[]"))
 
-    def rule_for(self, mechanism: Mechanism, name: str) -> dict[str, Any]:
-        """The last matching rule wins, so a rule set during a run overrides the defaults."""
-        chosen: dict[str, Any] = {}
-        for rule in self.handlers:
-            if rule.get("mechanism") == mechanism and fnmatch.fnmatchcase(name, rule.get("name", "*")):
-                chosen = rule
-        return chosen
-
-    async def record(self, request: Request, mechanism: Mechanism, name: str) -> tuple[Trigger, dict[str, Any]]:
+    async def record(self, request: Request, mechanism: Mechanism, name: str,
+                     arrival: Arrival | None = None, **gated: Any) -> tuple[Trigger, dict[str, Any]]:
         """An authorized trigger (TokenGuard has refused the others before this point)."""
-        wall, mono = time.time(), time.monotonic()
+        arrival = arrival or (time.time(), time.monotonic())
         raw = await request.body()
         headers = {k: v for k, v in request.headers.items() if k in RECORDED_HEADERS}
         if "dapr-api-token" in request.headers:
             headers["dapr-api-token"] = "<valid>"  # presence recorded, never the token
         rule = self.rule_for(mechanism, name)
-        status = int(rule.get("status", 200))
-        trigger = Trigger(
-            mechanism=mechanism, name=name, replica=self.replica, pid=os.getpid(), wall=wall,
-            mono=mono, payload=_decode(raw), headers=headers, status=status,
-            outcome="ok" if status < 400 else "failed",
-            raw=raw.decode("utf-8", errors="replace")[:2000] if raw else None,
-        )
-        self.writer.append(trigger)
+        trigger = self.write(mechanism, name, arrival, raw=raw, headers=headers,
+                             status=int(rule.get("status", 200)), **gated)
         return trigger, rule
 
     def refused(self, method: str, path: str, headers: dict[str, str]) -> None:
         """Record a request TokenGuard refused: as a refused trigger if it was one."""
-        wall, mono = time.time(), time.monotonic()
         seen = {k: v for k, v in headers.items() if k in RECORDED_HEADERS}
         if "dapr-api-token" in headers:
             seen["dapr-api-token"] = "<invalid>"
@@ -111,18 +104,23 @@ class Recorder:
             self.writer.event("request_refused", method=method, path=path[:200],
                               replica=self.replica, headers=seen)
             return
-        self.writer.append(Trigger(mechanism=target[0], name=target[1], replica=self.replica,
-                                   pid=os.getpid(), wall=wall, mono=mono, headers=seen,
-                                   status=401, outcome="refused"))
+        self.write(target[0], target[1], headers=seen, status=401, authorized=False)
 
     def trigger_target(self, method: str, path: str) -> tuple[Mechanism, str] | None:
-        """(mechanism, name) when ``method path`` is a job or binding trigger route."""
+        """(mechanism, name) when ``method path`` is a trigger route of this app."""
+        parts = path.strip("/").split("/")
+        if method == "PUT" and len(parts) == 6 and parts[0] == "actors" and parts[3:5] == ["method", "remind"]:
+            return "reminder", parts[5]
         if method != "POST":
             return None
         if path.startswith("/job/") and len(path) > len("/job/"):
             return "job", path[len("/job/"):]
         route = path.lstrip("/")
-        return ("binding", self.bindings[route]) if route in self.bindings else None
+        if route not in self.bindings:
+            return None
+        name = self.bindings[route]
+        gated = self.tasks_of("binding-lock", "binding-claim")
+        return (gated[name]["mechanism"] if name in gated else "binding"), name
 
 
 class TokenGuard:
@@ -151,20 +149,8 @@ class TokenGuard:
         await response(scope, receive, send)
 
 
-def _decode(raw: bytes) -> Any:
-    if not raw:
-        return None
-    text = raw.decode("utf-8", errors="replace")
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 recorder: Recorder | None = None
 store = TaskStore()
-app = FastAPI(title="Task API (Dapr schedule harness sample app)")
-app.add_middleware(TokenGuard)
 
 
 def _recorder() -> Recorder:
@@ -174,12 +160,34 @@ def _recorder() -> Recorder:
     return recorder
 
 
-async def _answer(request: Request, mechanism: Mechanism, name: str) -> Response:
-    trigger, rule = await _recorder().record(request, mechanism, name)
+@asynccontextmanager
+async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
+    """Workflow tasks need a workflow worker in every replica (it connects to its daprd)."""
+    worker = None
+    if os.environ.get("HARNESS_HISTORY") and _recorder().tasks_of("workflow"):
+        worker = workflow_app.start_worker(_recorder())
+    yield
+    if worker is not None:
+        worker.stop()
+
+
+app = FastAPI(title="Task API (Dapr schedule harness sample app)", lifespan=_lifespan)
+app.add_middleware(TokenGuard)
+
+
+def _dapr_url() -> str:
+    return f"http://127.0.0.1:{os.environ.get('DAPR_HTTP_PORT', '3500')}"
+
+
+async def _answer(request: Request, mechanism: Mechanism, name: str,
+                  arrival: Arrival | None = None, **gated: Any) -> Response:
+    trigger, rule = await _recorder().record(request, mechanism, name, arrival, **gated)
     if delay_ms := rule.get("delay_ms", 0):
         await asyncio.sleep(delay_ms / 1000)
     if trigger.status >= 300:
         return JSONResponse(rule.get("body", {"error": "failing on purpose"}), status_code=trigger.status)
+    if trigger.work is False:
+        return JSONResponse({"status": "SKIPPED", "tick": trigger.tick}, status_code=trigger.status)
     removed = _run_scheduled_work(name, trigger.payload)
     body = rule.get("body", {"status": "SUCCESS", "removed": removed})
     return JSONResponse(body, status_code=trigger.status)
@@ -233,10 +241,51 @@ async def set_handlers(rules: list[dict[str, Any]]) -> dict[str, int]:
     return {"rules": len(rules)}
 
 
+@app.get("/dapr/config")
+async def dapr_config() -> dict[str, Any]:
+    """daprd asks which actor types this app hosts (placement then spreads their ids)."""
+    return actors.app_config(bool(_recorder().tasks_of("reminder")))
+
+
+@app.put("/actors/{actor_type}/{actor_id}/method/remind/{reminder}")
+async def reminder_trigger(actor_type: str, actor_id: str, reminder: str,
+                           request: Request) -> Response:
+    if actor_type != actors.ACTOR_TYPE:
+        return JSONResponse({"error": f"no actor type {actor_type}"}, status_code=404)
+    return await _answer(request, "reminder", reminder)
+
+
+@app.put("/actors/{actor_type}/{actor_id}/method/{method}")
+async def actor_method(actor_type: str, actor_id: str, method: str) -> Response:
+    return JSONResponse({"error": f"no method {method}"}, status_code=404)
+
+
+@app.delete("/actors/{actor_type}/{actor_id}")
+async def actor_deactivate(actor_type: str, actor_id: str) -> Response:
+    return Response(status_code=200)  # the actor keeps no in-memory state
+
+
+async def _gated_binding(request: Request, name: str, task: dict[str, Any]) -> Response:
+    """binding-lock / binding-claim: take the tick's gate, record the attempt, work if won."""
+    arrival = (time.time(), time.monotonic())
+    tick = gates.tick_key(task["schedule"], arrival[0])
+    take = gates.lock_tick if task["mechanism"] == "binding-lock" else gates.claim_tick
+    async with httpx.AsyncClient() as http:
+        result = await take(http, _dapr_url(), name, tick, _recorder().replica)
+    # A winner told to fail (app_failing) holds the tick without doing its work: no work.
+    failing = int(_recorder().rule_for(task["mechanism"], name).get("status", 200)) >= 300
+    return await _answer(request, task["mechanism"], name, arrival,
+                         work=result.work and not failing, tick=tick, gate=result.record())
+
+
 @app.api_route("/{route}", methods=["POST", "OPTIONS"])
 async def binding_trigger(route: str, request: Request) -> Response:
     if route not in _recorder().bindings:
         return JSONResponse({"error": f"no binding route /{route}"}, status_code=404)
     if request.method == "OPTIONS":
         return Response(status_code=200)  # daprd's probe for an input binding route
-    return await _answer(request, "binding", _recorder().bindings[route])
+    name = _recorder().bindings[route]
+    gated = _recorder().tasks_of("binding-lock", "binding-claim")
+    if name in gated:
+        return await _gated_binding(request, name, gated[name])
+    return await _answer(request, "binding", name)

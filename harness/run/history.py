@@ -24,7 +24,12 @@ __all__ = [
     "load_history",
 ]
 
-Mechanism = Literal["job", "binding"]
+# job: Jobs API over HTTP; binding: bindings.cron; job-sdk: Jobs API through the Python SDK
+# (gRPC, app on --app-protocol grpc); reminder: actor reminder; binding-lock / binding-claim:
+# bindings.cron whose handler takes a distributed lock / a first-write-wins state key per tick;
+# workflow: a workflow whose activity does the work, then waits on a durable timer.
+Mechanism = Literal["job", "binding", "job-sdk", "reminder", "binding-lock", "binding-claim",
+                    "workflow"]
 TriggerOutcome = Literal["ok", "failed", "refused"]
 
 
@@ -43,6 +48,17 @@ class Trigger:
     status: int = 200  # HTTP status the app answered with
     outcome: TriggerOutcome = "ok"  # "refused": bad or missing dapr-api-token, not a trigger
     raw: str | None = None  # the request body as text (first 2000 characters); None if empty
+    # Gated mechanisms (binding-lock, binding-claim, workflow): True if this attempt did the
+    # scheduled work (won the lock or the first-write claim and was not told to fail; is the
+    # activity execution), False if it did none; None where the mechanism has no gate.
+    work: bool | None = None
+    # The key the handler locked or claimed (the binding tick's scheduled time), or the
+    # workflow iteration; None where the mechanism gives the app no tick identity.
+    tick: str | None = None
+    # binding-lock / binding-claim: daprd's answer to the gate call ("<status> <ms>ms <body>";
+    # status None and the error when none came), so a lost gate and a failed one can be told
+    # apart, and a call held up by a store outage shows its delay.
+    gate: str | None = None
 
     kind: Literal["trigger"] = "trigger"
 
@@ -60,9 +76,18 @@ class Event:
     - ``api_call``: a scenario's ``calls`` entry: attrs ``index``, ``id``, ``method``, ``api``,
       ``job``, ``url``, ``body`` (as sent), ``sent_wall``, ``status`` (None if no answer),
       ``response`` (text), ``error``.
-    - ``binding_installed``: attrs ``name``, ``schedule``.
-    - ``replica_started``: attrs ``replica``, ``pid`` (daprd's); wall = when daprd was exec'd.
-    - ``replica_ready``: attrs ``replica``; wall = when its daprd reported healthy.
+    - ``binding_installed``: attrs ``name``, ``schedule`` (also ``mechanism`` for binding-lock
+      and binding-claim components).
+    - ``job_created`` with attr ``mechanism: job-sdk``: a job created through the Python SDK
+      (gRPC); ``status`` is ``"OK"`` or the gRPC status code name.
+    - ``reminder_registered``: attrs ``name``, ``actor_type``, ``actor_id``, ``spec`` (body
+      sent), ``sent_wall``, ``status`` (HTTP status), ``response``.
+    - ``workflow_started``: attrs ``name`` (instance id), ``workflow``, ``spec`` (input),
+      ``sent_wall``, ``status``, ``response``.
+    - ``redis_started`` / ``redis_ready``: the run's Redis (attrs ``port``, ``pid``).
+    - ``replica_started``: attrs ``replica``, ``pid`` (daprd's), ``app_id`` (``taskapi``, or
+      ``taskapi-grpc`` for the gRPC app of job-sdk tasks); wall = when daprd was exec'd.
+    - ``replica_ready``: attrs ``replica``, ``app_id``; wall = when its daprd reported healthy.
     - ``replica_stopped``: attrs ``replica``.
     - ``window_start`` / ``window_end``: the observation window.
     - ``fault_start`` / ``fault_end``: attrs ``fault`` (kind), ``target``.

@@ -8,7 +8,9 @@ killed daprd restarted and healthy again). After that a watch records ``fault_re
 replica's sidecar as connected again, which is when Dapr can deliver jobs again; a fault that
 cannot be carried out writes ``fault_error`` and fails the run.
 
-Kinds (``replica`` picks the replica, ``member`` the scheduler member; default 0):
+Kinds (``replica`` picks the replica, ``member`` the scheduler member; default 0; ``follow:
+reminder`` picks, when the fault starts, the replica that received the latest reminder, i.e.
+the actor's host):
 
 - ``kill_daprd``: SIGKILL the replica's daprd; restart it after ``duration_s`` (at once if none).
 - ``kill_app``: SIGKILL the replica's app; restart it after ``duration_s`` (at once if none).
@@ -20,6 +22,8 @@ Kinds (``replica`` picks the replica, ``member`` the scheduler member; default 0
 - ``app_failing`` / ``app_slow``: the app answers every trigger with 500 / after 5 s, for
   ``duration_s``.
 - ``scale_out``: add a replica (its index is the next free one). ``scale_in``: stop one.
+- ``restart_redis``: SIGKILL the run's Redis; start it again on its port and data dir (its
+  append-only file) after ``duration_s`` (at once if none).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import httpx
 
 from harness.cluster.controlplane import Cluster, Replica
 from harness.scenario.faults import FAULTS
+from harness.run.history import load_history
 from harness.scenario.model import FaultSpec
 
 __all__ = ["FaultAction", "Nemesis", "fault_actions"]
@@ -41,6 +46,9 @@ SLOW_DELAY_MS = 5_000
 FAILING_STATUS = 500
 RECOVERY_TIMEOUT_S = 90.0
 RECOVERY_POLL_S = 0.2
+# Triggers whose answer the HTTP app's rules steer (app_failing / app_slow); the workflow
+# activity and the gRPC app's job-sdk handler are not steered by these faults.
+_HTTP_APP_MECHANISMS = ("job", "binding", "reminder", "binding-lock", "binding-claim")
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,7 @@ def _begin_end(cluster: Cluster, fault: FaultSpec) -> tuple[Callable[[], None], 
             assert target
             rule: dict[str, object] = {"mechanism": "job", "name": "*"}
             rule |= {"status": FAILING_STATUS} if fault.kind == "app_failing" else {"delay_ms": SLOW_DELAY_MS}
-            rules = [rule, {**rule, "mechanism": "binding"}]
+            rules = [{**rule, "mechanism": m} for m in _HTTP_APP_MECHANISMS]
             return (lambda: _set_handlers(target, rules),
                     lambda: _set_handlers(target, list(cluster.app_handlers)))
         case "scale_out":
@@ -110,11 +118,29 @@ def _begin_end(cluster: Cluster, fault: FaultSpec) -> tuple[Callable[[], None], 
         case "scale_in":
             assert target
             return lambda: cluster.remove_replica(target.index), None
+        case "restart_redis":
+            redis = cluster.redis
+            if redis is None:
+                raise ValueError("restart_redis in a run without Redis")
+            return redis.process.kill, redis.restart
     raise ValueError(f"unknown fault kind {fault.kind!r}")
+
+
+def _resolve_follow(cluster: Cluster, fault: FaultSpec) -> FaultSpec:
+    """A ``follow`` fault hits the replica that received that mechanism's latest trigger."""
+    if fault.follow is None:
+        return fault
+    latest = [t for t in load_history(cluster.run.history).triggers
+              if t.mechanism == fault.follow]
+    if not latest:
+        raise ValueError(f"{fault.kind}: no {fault.follow} trigger yet to follow")
+    return fault.model_copy(update={"replica": max(latest, key=lambda t: t.wall).replica})
 
 
 def _target(cluster: Cluster, fault: FaultSpec) -> tuple[str, dict[str, int]]:
     """The fault's target as a label and as event attrs (decided when the fault starts)."""
+    if fault.kind == "restart_redis":
+        return "redis", {}
     if FAULTS[fault.kind].target == "scheduler":
         member = fault.member or 0
         label = "scheduler" if len(cluster.schedulers) == 1 else f"scheduler-{member}"
@@ -193,31 +219,43 @@ def fault_actions(cluster: Cluster, fault: FaultSpec, *, watch: _RecoveryWatch |
                   errors: list[str] | None = None) -> list[FaultAction]:
     """The timed actions of one fault. A fault without a duration ends right after it starts
     (e.g. a kill followed by a restart), so its end is recorded too."""
-    begin, end = _begin_end(cluster, fault)
     history = cluster.history
     attrs: dict[str, object] = {}
+    # Resolved when the fault starts: a `follow` fault's replica is known only then.
+    steps: dict[str, Callable[[], None] | None] = {}
 
-    def guarded(step: str, act: Callable[[], None] | None) -> None:
+    def guarded(step: str, act: Callable[[], None] | None) -> bool:
         try:
             if act is not None:
                 act()
+            return True
         except Exception as exc:  # recorded, and the run fails with it
             message = f"{fault.kind} {attrs.get('target')}: {step} failed: {exc}"
             history.event("fault_error", **attrs, step=step, error=str(exc)[:500])
             if errors is None:
                 raise
             errors.append(message)
+            return False
+
+    def prepare() -> None:
+        resolved = _resolve_follow(cluster, fault)
+        label, where = _target(cluster, resolved)
+        attrs.update(target=label, **where)
+        steps["begin"], steps["end"] = _begin_end(cluster, resolved)
 
     def start() -> None:
-        label, where = _target(cluster, fault)
-        attrs.update(fault=fault.kind, target=label, **where)
+        attrs.update(fault=fault.kind, target=f"follow {fault.follow}" if fault.follow else None)
+        if not guarded("target", prepare):
+            return  # nothing to hit: the fault_error event and the run's error say why
         history.event("fault_start", **attrs)
-        guarded("start", begin)
+        guarded("start", steps["begin"])
         if fault.duration_s is None:
             finish()
 
     def finish() -> None:
-        guarded("end", end)
+        if "begin" not in steps:
+            return  # the fault never started
+        guarded("end", steps["end"])
         history.event("fault_end", **attrs)
         if watch is not None:
             watch.watch(dict(attrs), time.monotonic())

@@ -13,13 +13,13 @@ __all__ = ["FAULTS", "FaultKind", "FaultKindSpec", "fault_kinds"]
 
 FaultKind = Literal[
     "kill_daprd", "kill_app", "pause_replica", "kill_scheduler", "stop_scheduler",
-    "app_failing", "app_slow", "app_down", "scale_out", "scale_in",
+    "app_failing", "app_slow", "app_down", "scale_out", "scale_in", "restart_redis",
 ]
 
 
 @dataclass(frozen=True)
 class FaultKindSpec:
-    target: Literal["replica", "scheduler", "cluster"]
+    target: Literal["replica", "scheduler", "cluster", "redis"]
     needs_duration: bool  # no duration: undone at once (a kill is followed by a restart)
     takes_replica_down: bool  # the replica's sidecar or app cannot take triggers meanwhile
     begins: str
@@ -46,6 +46,8 @@ FAULTS: dict[str, FaultKindSpec] = {
     "scale_out": FaultKindSpec("cluster", False, False, "add a replica (the next free index)",
                                "nothing: the replica stays"),
     "scale_in": FaultKindSpec("replica", False, True, "stop the replica", "nothing: it stays gone"),
+    "restart_redis": FaultKindSpec("redis", False, False, "SIGKILL the run's Redis",
+                                   "start it again on its port and data dir"),
 }
 
 

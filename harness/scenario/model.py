@@ -41,6 +41,8 @@ __all__ = [
     "JobSpec",
     "Scenario",
     "ScenarioError",
+    "TaskMechanism",
+    "TaskSpec",
     "load_scenario",
     "load_scenarios",
 ]
@@ -114,10 +116,34 @@ class BindingSpec(_Strict):
     template: str = "cron.yaml"  # a file in components/
 
 
+TaskMechanism = Literal["job-sdk", "reminder", "binding-lock", "binding-claim", "workflow"]
+# Mechanisms whose handler or runtime needs the run's Redis (state store, lock store, actors).
+REDIS_MECHANISMS = frozenset({"reminder", "binding-lock", "binding-claim", "workflow"})
+
+
+class TaskSpec(_Strict):
+    """Scheduled work run by one of the mechanisms beside the Jobs API over HTTP and the plain
+    cron binding (see harness/run/tasks.py for what each does).
+
+    ``schedule``: job-sdk takes any Jobs API schedule; binding-lock and binding-claim a cron
+    schedule (5 or 6 fields, not ``@every``: the tick key is the scheduled time, which every
+    sidecar must share); reminder and workflow ``@every <Go duration>`` (the period).
+    ``at_s``: when the job is created, the reminder registered or the workflow started; the
+    binding components are installed before the replicas start, so theirs must be 0.
+    """
+
+    mechanism: TaskMechanism
+    name: str
+    schedule: str
+    data: Any = None
+    at_s: float = Field(default=0.0, ge=0)
+
+
 class AppHandler(_Strict):
     """How the sample app answers triggers that match ``mechanism`` and ``name`` (a glob)."""
 
-    mechanism: Literal["job", "binding"]
+    mechanism: Literal["job", "binding", "job-sdk", "reminder", "binding-lock", "binding-claim",
+                       "workflow"]
     name: str = "*"
     status: int = Field(default=200, ge=100, le=599)
     delay_ms: int = Field(default=0, ge=0, le=600_000)
@@ -149,6 +175,9 @@ class FaultSpec(_Strict):
     replica: int | None = Field(default=None, ge=0)
     # Scheduler faults: which member of a `schedulers: N` cluster (default 0).
     member: int | None = Field(default=None, ge=0)
+    # Instead of `replica`: hit the replica that received this mechanism's latest trigger when
+    # the fault starts (placement decides which replica hosts the reminder's actor).
+    follow: Literal["reminder", "workflow"] | None = None
 
 
 class ApiCall(_Strict):
@@ -254,7 +283,10 @@ class Scenario(_Strict):
     app: AppSpec = AppSpec()
     jobs: tuple[JobSpec, ...] = ()
     bindings: tuple[BindingSpec, ...] = ()
-    expect: dict[Literal["job", "binding"], Expectation] = Field(default_factory=dict)
+    tasks: tuple[TaskSpec, ...] = ()  # the other mechanisms (job-sdk, reminder, ...)
+    # Keyed by mechanism: job, binding and the tasks' mechanisms (job-sdk, reminder, ...).
+    expect: dict[Literal["job", "binding", "job-sdk", "reminder", "binding-lock", "binding-claim",
+                         "workflow"], Expectation] = Field(default_factory=dict)
     faults: tuple[FaultSpec, ...] = ()
     calls: tuple[ApiCall, ...] = ()
     expect_jobs: tuple[JobExpectation, ...] = ()
@@ -267,6 +299,27 @@ class Scenario(_Strict):
     def id(self) -> str:
         """Unique id of this scenario instance, used as the pytest item name."""
         return self.name
+
+    @property
+    def grpc_replicas(self) -> int:
+        """Replicas of the gRPC app (app-id taskapi-grpc) that job-sdk tasks need."""
+        return self.replicas if any(t.mechanism == "job-sdk" for t in self.tasks) else 0
+
+    @property
+    def http_replicas(self) -> int:
+        """Replicas of the HTTP app; none when job-sdk tasks are all the scenario runs."""
+        http_work = self.jobs or self.bindings or self.calls or any(
+            t.mechanism != "job-sdk" for t in self.tasks)
+        return self.replicas if http_work or not self.grpc_replicas else 0
+
+    @property
+    def total_replicas(self) -> int:
+        """Both apps' replicas: HTTP ones are 0..h-1, gRPC ones h..h+g-1 (fault targets)."""
+        return self.http_replicas + self.grpc_replicas
+
+    @property
+    def needs_redis(self) -> bool:
+        return any(t.mechanism in REDIS_MECHANISMS for t in self.tasks)
 
     @property
     def all_claims(self) -> tuple[Claim, ...]:
@@ -630,6 +683,7 @@ def _check_semantics(scenario: Scenario) -> None:
     _check_app(scenario)
     _check_jobs(scenario)
     _check_bindings(scenario)
+    _check_tasks(scenario)
     _check_expect(scenario)
     _check_faults(scenario)
     _check_calls(scenario)
@@ -758,6 +812,52 @@ def _check_route(source: Path, field: str, route: str | None) -> None:
         raise _error(source, field, "invalid binding route", route, _ROUTE_ALLOWED)
 
 
+# --- tasks (the mechanisms beyond job and binding) ---------------------------------------------
+
+_EVERY_ALLOWED = "'@every <Go duration>' (the period), e.g. '@every 2s'"
+
+
+def _check_tasks(scenario: Scenario) -> None:
+    first_use: dict[str, str] = {b.name: "a binding" for b in scenario.bindings}
+    for i, task in enumerate(scenario.tasks):
+        where = f"tasks[{i}]"
+        # The name becomes a component name, a reminder name, an instance id or a job name.
+        if not _NAME_RE.match(task.name):
+            raise _error(scenario.source, f"{where}.name", "invalid task name", task.name,
+                         _NAME_ALLOWED)
+        if task.name in first_use:
+            raise _error(scenario.source, f"{where}.name", "duplicate name", task.name,
+                         f"a name not used by another task or binding ({first_use[task.name]} has it)")
+        first_use[task.name] = where
+        _check_inside_window(scenario, where, task.at_s)
+        _check_task_schedule(scenario.source, where, task)
+        if task.mechanism.startswith("binding-") and task.at_s != 0:
+            raise _error(scenario.source, f"{where}.at_s", "a binding is installed before start",
+                         task.at_s, "0 (leave at_s out)")
+
+
+def _check_task_schedule(source: Path, where: str, task: TaskSpec) -> None:
+    field = f"{where}.schedule"
+    if task.mechanism == "job-sdk":
+        problem = _schedule.job_schedule_error(task.schedule)
+        if problem:
+            raise _schedule_error(source, field, "job", task.schedule, problem)
+        return
+    if task.mechanism.startswith("binding-"):
+        problem = _schedule.binding_schedule_error(task.schedule)
+        if problem:
+            raise _schedule_error(source, field, "binding", task.schedule, problem)
+        if _schedule.every_seconds(task.schedule) is not None:
+            raise _error(source, field, f"{task.mechanism} needs a cron schedule", task.schedule,
+                         "a 5- or 6-field cron schedule, e.g. '*/2 * * * * *' (@every fires out"
+                         " of phase on each sidecar, so the replicas would share no tick key)")
+        return
+    problem = _schedule.binding_schedule_error(task.schedule)
+    if problem or _schedule.every_seconds(task.schedule) is None:
+        raise _error(source, field, f"invalid {task.mechanism} period", task.schedule,
+                     _EVERY_ALLOWED)
+
+
 def _check_template(source: Path, field: str, template: str) -> None:
     # A plain file name only: templates live in components/, never elsewhere.
     if Path(template).name == template and (COMPONENTS_DIR / template).is_file():
@@ -771,6 +871,7 @@ def _check_expect(scenario: Scenario) -> None:
     used = {
         "job": any(job.expect_status == 204 for job in scenario.jobs),
         "binding": bool(scenario.bindings),
+        **{m: any(t.mechanism == m for t in scenario.tasks) for m in get_args(TaskMechanism)},
     }
     for mechanism in scenario.expect:
         if not used[mechanism]:
@@ -784,13 +885,33 @@ def _check_faults(scenario: Scenario) -> None:
     for i, fault in enumerate(scenario.faults):
         where = f"faults[{i}]"
         _check_inside_window(scenario, where, fault.at_s)
-        if fault.replica is not None and fault.replica >= scenario.replicas:
+        if fault.replica is not None and fault.replica >= scenario.total_replicas:
             raise _error(scenario.source, f"{where}.replica", "no such replica", fault.replica,
-                         f"0..{scenario.replicas - 1} (below replicas={scenario.replicas},"
+                         f"0..{scenario.total_replicas - 1} (below replicas={scenario.replicas}"
+                         f"{' times 2 apps' if scenario.total_replicas > scenario.replicas else ''},"
                          " the smallest value of a sweep)")
+        if fault.kind == "restart_redis" and not scenario.needs_redis:
+            raise _error(scenario.source, f"{where}.kind", "no Redis in this scenario", fault.kind,
+                         "restart_redis only with a task of mechanism "
+                         + ", ".join(sorted(REDIS_MECHANISMS)))
         if FAULTS[fault.kind].needs_duration:
             _check_duration(scenario, where, fault)
         _check_fault_target(scenario, where, fault)
+        _check_fault_follow(scenario, where, fault)
+
+
+def _check_fault_follow(scenario: Scenario, where: str, fault: FaultSpec) -> None:
+    if fault.follow is None:
+        return
+    if fault.replica is not None or FAULTS[fault.kind].target != "replica":
+        problem = ("both replica and follow" if fault.replica is not None
+                   else f"{fault.kind} has no replica target")
+        raise _error(scenario.source, f"{where}.follow", problem, fault.follow,
+                     "follow only on a replica fault, without replica")
+    if not any(t.mechanism == fault.follow for t in scenario.tasks):
+        raise _error(scenario.source, f"{where}.follow", "no task of this mechanism",
+                     fault.follow, ", ".join(sorted({t.mechanism for t in scenario.tasks}
+                                                    & {"reminder", "workflow"})) or "nothing")
 
 
 def _check_fault_target(scenario: Scenario, where: str, fault: FaultSpec) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "parse_iso8601_duration",
     "parse_point_in_time",
     "parse_rfc3339",
+    "fire_at_or_before",
     "tick_times",
 ]
 
@@ -292,6 +293,22 @@ def job_schedule_error(schedule: str) -> str | None:
 def binding_schedule_error(schedule: str) -> str | None:
     """None if a bindings.cron component accepts ``schedule``; else what is wrong and allowed."""
     return _error(schedule, (5, 6), BINDING_ALLOWED)
+
+
+def fire_at_or_before(schedule: str, wall: float) -> float:
+    """The schedule's latest fire time at or before ``wall`` (epoch seconds).
+
+    A cron binding fires at or after its scheduled instant, never before, so this is the
+    scheduled tick a binding call stands for. Cron forms use their own grid; ``@every D`` has
+    no shared grid (each sidecar counts from its own start), so its ticks are multiples of D
+    since the epoch, which only tells apart calls more than D apart.
+    """
+    spec = _parse(schedule, (5, 6))
+    if spec.every is not None:
+        return math.floor(wall / spec.every) * spec.every
+    # croniter's get_prev is strictly before its start: start just after ``wall``.
+    moment = datetime.fromtimestamp(wall + 1e-3, spec.zone)
+    return float(croniter(spec.cron, moment, second_at_beginning=True).get_prev(float))
 
 
 def every_seconds(schedule: str) -> float | None:

@@ -143,6 +143,8 @@ class _Reader:
         nxt = latest + 1
         if self.reading != "kind" or nxt >= len(self.ticks) or self.ticks[nxt].attempts:
             return None
+        if self.s.catch_up and self._in_stall(wall):
+            return None  # a stalled Scheduler releases held triggers late, never early
         return nxt if self.s.times[nxt] - wall <= EARLY_FRACTION * period_at(self.s.times, nxt) else None
 
     def place(self, attempt: Attempt) -> None:

@@ -49,7 +49,7 @@ def _judge(result: MechanismResult, win: Window) -> tuple[Verdict, list[str]]:
     if result.mechanism in ("binding-lock", "binding-claim"):
         return _gated(result)
     if result.mechanism == "workflow":
-        early = result.early
+        early = result.early_low
         return ("fail", [f"{result.name}: {early} early iteration(s)"]) if early else ("pass", [])
     if result.mechanism.startswith("binding") and result.view == "per replica":
         slack = _period(result)
@@ -66,15 +66,15 @@ def _judge(result: MechanismResult, win: Window) -> tuple[Verdict, list[str]]:
                                  "tick(s) may have fired twice on one replica"]
         return ("fail" if reasons else "pass"), reasons
     lost, reasons = result.across.lost, []
-    if result.early:
+    if result.early_low:
         reasons.append(f"{result.name}: {result.early} attempt(s) before their tick")
     if lost.low:
         reasons.append(f"{result.name}: {lost.low} tick(s) lost")
     if reasons:
         return "fail", reasons
-    if lost.high:
-        return "ambiguous", [f"{result.name}: up to {lost.high} tick(s) lost under the strict "
-                             "reading (0 under the kindest)"]
+    if lost.high or result.early:
+        return "ambiguous", [f"{result.name}: up to {lost.high} tick(s) lost and up to "
+                             f"{result.early} early under one reading, none under the other"]
     return "pass", []
 
 

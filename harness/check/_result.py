@@ -96,7 +96,7 @@ class MechanismResult:
     failed: int
     retries: int
     gated_out: int
-    early: int
+    early: int  # attempts before their tick under the reading that finds most
     late: int
     replayed: int
     lateness_ms: dict[str, float | None]
@@ -106,6 +106,7 @@ class MechanismResult:
     lost_at_s: list[list[float | int | None]] = field(default_factory=list)
     lost_by_replica: dict[int, int] | None = None
     delivery_expected: str | None = None
+    early_low: int = 0  # ... and under the reading that finds fewest
     verdict: Verdict = "n/a"
     reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -79,11 +79,12 @@ def _judge(result: MechanismResult, win: Window) -> tuple[Verdict, list[str]]:
 
 
 def promise_result(results: list[MechanismResult], win: Window) -> CheckerResult:
-    verdicts: list[Verdict] = []
+    verdicts: dict[str, Verdict] = {}
     reasons: list[str] = []
     for result in results:
         verdict, why = _judge(result, win)
-        verdicts.append(verdict)
+        verdicts[f"{result.mechanism} {result.name}"] = verdict
         reasons += why
-    return CheckerResult("promises", worst(verdicts) if verdicts else "n/a", reasons,
-                         {"faults": [f.to_dict(win.start) for f in win.faults]})
+    return CheckerResult("promises", worst(list(verdicts.values())) if verdicts else "n/a",
+                         reasons, {"faults": [f.to_dict(win.start) for f in win.faults],
+                                   "verdicts": verdicts})

@@ -16,7 +16,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from harness.check import MechanismResult
-from harness.reports.comparison import commit_cell
+from harness.reports.comparison import commit_cell, mechanism_label
 from harness.reports.faults import FaultRow, fault_rows, latest_fault_runs
 from harness.summary import RunSummary, latest_per_scenario, load_summaries
 
@@ -84,6 +84,8 @@ def _options(comparison: RunSummary | None, rows: Sequence[FaultRow]) -> list[st
     for entry in comparison.mechanisms:
         once = entry.across.once.high == entry.across.ticks > 0 and not entry.across.duplicated.high
         label = LABELS.get(entry.mechanism, entry.mechanism)
+        if mechanism_label(entry, comparison) != entry.mechanism:
+            label += " (durabletask-go v0.12.1: a build adaptation)"
         lines += [f"### {label} (`{entry.mechanism}` `{entry.name}`)", "",
                   f"- Measured: {_measured(entry, comparison)}.",
                   f"- {'Good' if once else 'Bad'}: "

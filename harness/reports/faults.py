@@ -16,8 +16,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from harness.check import PHASES, Bound, MechanismResult
-from harness.reports.comparison import commit_cell, faults_cell, plot_timeline
+from harness.check import PHASES, Bound, MechanismResult, worst
+from harness.reports.comparison import commit_cell, faults_cell, mechanism_label, plot_timeline
 from harness.run.history import load_history
 from harness.summary import RunSummary, copy_evidence, latest_runs, load_summaries
 
@@ -63,6 +63,7 @@ class FaultRow:
     scenario: str
     fault: str
     mechanism: str
+    label: str = ""  # the mechanism as tables name it (marked where an adaptation touches it)
     run_ids: list[str] = field(default_factory=list)
     ticks: int = 0
     attempts: int = 0
@@ -93,7 +94,7 @@ class FaultRow:
 
     @property
     def verdict(self) -> str:
-        bad = [v for v in self.promise_verdicts if v != "pass"]
+        bad = [v for v in self.promise_verdicts if v not in ("pass", "n/a")]
         return f"pass ({self.trials}/{self.trials})" if not bad else \
             f"{max(bad, key=['ambiguous', 'fail'].index)} ({len(bad)}/{self.trials})"
 
@@ -123,9 +124,16 @@ class FaultRow:
                 total[key] = total.get(key, 0) + value
 
 
-def _promise(summary: RunSummary) -> str:
+def _promise(summary: RunSummary, mechanism: str) -> str:
+    """The promises checker's verdict on this mechanism's tasks in ``summary``."""
     checker = next((c for c in summary.checkers if c.checker == "promises"), None)
-    return checker.verdict if checker is not None else "n/a"
+    if checker is None:
+        return "n/a"
+    per_task = checker.details.get("verdicts")
+    if not isinstance(per_task, dict):  # a summary that kept only the run's verdict
+        return checker.verdict
+    mine = [v for key, v in per_task.items() if key.split(" ", 1)[0] == mechanism]
+    return worst(mine) if mine else "n/a"
 
 
 def fault_rows(runs: dict[str, list[RunSummary]]) -> list[FaultRow]:
@@ -136,12 +144,13 @@ def fault_rows(runs: dict[str, list[RunSummary]]) -> list[FaultRow]:
         for summary in summaries:
             for entry in summary.mechanisms:
                 row = by_mechanism.setdefault(entry.mechanism, FaultRow(
-                    scenario, faults_cell(summary), entry.mechanism))
+                    scenario, faults_cell(summary), entry.mechanism,
+                    label=mechanism_label(entry, summary)))
                 if summary.run_id not in row.run_ids:
                     row.run_ids.append(summary.run_id)
                     row.recovery_s += [f["recovery_s"] for f in summary.faults
                                        if f.get("recovery_s") is not None]
-                    row.promise_verdicts.append(_promise(summary))
+                    row.promise_verdicts.append(_promise(summary, entry.mechanism))
                 row.add(entry)
         rows += [by_mechanism[m] for m in sorted(by_mechanism, key=lambda m: m != "job")]
     return rows
@@ -174,7 +183,7 @@ def _runs_cell(row: FaultRow) -> str:
 
 def fault_table(rows: Sequence[FaultRow]) -> str:
     cells = [[
-        row.scenario, row.fault, row.mechanism, row.trials, row.ticks, str(row.lost),
+        row.scenario, row.fault, row.label or row.mechanism, row.trials, row.ticks, str(row.lost),
         str(row.duplicated), row.late, row.replayed, row.retries, f"{row.stalled}/{row.tasks}",
         "-" if row.max_lateness_ms is None else f"{row.max_lateness_ms:,.0f}",
         _rate(row.duplicated, row), _rate(row.lost, row), _lost_on(row), _recovery(row),
@@ -250,7 +259,7 @@ def render_faults(runs: dict[str, list[RunSummary]], *, trials: int,
                   f"Every checker valid in {passed} of {len(summaries)} run(s); faults: "
                   f"{faults_cell(latest)}.", ""]
         for row in (r for r in rows if r.scenario == scenario):
-            lines += [f"**{row.mechanism}** (promises: {row.verdict}), by phase:", "",
+            lines += [f"**{row.label or row.mechanism}** (promises: {row.verdict}), by phase:", "",
                       _phase_table(row), ""]
         reasons = [f"- `{s.run_id}` {c.checker}: {r}" for s in summaries for c in s.checkers
                    if c.checker != "metrics" for r in c.reasons]

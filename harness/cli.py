@@ -82,7 +82,8 @@ def resolve_scenarios(names: Sequence[str]) -> list[Any]:
     return chosen
 
 
-def _run_and_print(scenarios: Sequence[Any], repeat: int, *, compact: bool = False) -> int:
+def _run_and_print(scenarios: Sequence[Any], repeat: int, *, compact: bool = False,
+                   runs_dir: Path | None = None) -> int:
     from harness.cluster.docker_probe import docker_scheduler_status
     from harness.cluster.runtime import locate_runtime
     from harness.reports.comparison import headline_table, mechanism_table
@@ -90,10 +91,11 @@ def _run_and_print(scenarios: Sequence[Any], repeat: int, *, compact: bool = Fal
 
     runtime = locate_runtime()
     _say(docker_scheduler_status())
-    results = [run_scenario(s, runtime, progress=_say) for s in scenarios for _ in range(repeat)]
+    results = [run_scenario(s, runtime, progress=_say, runs_dir=runs_dir)
+               for s in scenarios for _ in range(repeat)]
     summaries = [r.summary for r in results]
     print()
-    print(f"Dapr {runtime.version}; runs under {RUNS_DIR}")
+    print(f"Dapr {runtime.version}; runs under {runs_dir or RUNS_DIR}")
     if compact:
         for summary in summaries:
             print(headline_table(summary, evidence_link=False), end="\n\n")
@@ -186,8 +188,9 @@ def cmd_adr(args: argparse.Namespace) -> int:
     from harness.reports.adr import write_adr
     from harness.reports.comparison import write_reports
 
-    write_reports(RUNS_DIR, RESULTS_DIR, allow_dirty=args.allow_dirty)  # evidence it links to
-    print(write_adr(RUNS_DIR, RESULTS_DIR, allow_dirty=args.allow_dirty))
+    runs_dir = Path(args.runs_dir)
+    write_reports(runs_dir, RESULTS_DIR, allow_dirty=args.allow_dirty)  # evidence it links to
+    print(write_adr(runs_dir, RESULTS_DIR, allow_dirty=args.allow_dirty))
     return 0
 
 
@@ -211,15 +214,42 @@ def cmd_faults(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evidence(args: argparse.Namespace) -> int:
+    """Every scenario from a clean tree (fault scenarios K times), then every report."""
+    from harness.runner import provenance
+
+    if args.trials < 1:
+        raise UsageError(f"--trials must be >= 1, got {args.trials}")
+    source = provenance()
+    if source.dirty and not args.allow_dirty:
+        raise UsageError("the tree has uncommitted changes: evidence must come from a commit "
+                         "(commit first, or pass --allow-dirty for a dry run)")
+    scenarios = resolve_scenarios([p.stem for p in sorted(SCENARIOS_DIR.glob("*.yaml"))])
+    repeats = {s.name: (max(args.trials, args.member_trials) if "member" in s.name else args.trials)
+               if s.kind == "fault" else 1 for s in scenarios}
+    # A runs directory of this commit's own, so no older run is cited beside these.
+    runs_dir = RUNS_DIR / f"evidence-{source.commit}{'-dirty' if source.dirty else ''}"
+    _say(f"evidence at {source.commit}: {sum(repeats.values())} runs of {len(scenarios)} "
+         f"scenarios into {runs_dir}")
+    code = 0
+    for scenario in scenarios:
+        code |= _run_and_print([scenario], repeats[scenario.name], runs_dir=runs_dir)
+    for render in (cmd_report, cmd_claims, cmd_faults, cmd_adr):
+        render(argparse.Namespace(runs_dir=str(runs_dir), out=str(RESULTS_DIR), run=None,
+                                  allow_dirty=args.allow_dirty, trials=max(repeats.values())))
+    return code | cmd_recheck(argparse.Namespace(runs=[]))
+
+
 def cmd_recheck(args: argparse.Namespace) -> int:
     from harness.recheck import recheck_evidence
 
-    differences = 0
+    differences = unchecked = 0
     for outcome in recheck_evidence(RESULTS_DIR / "evidence", args.runs):
         print(outcome.line())
         differences += len(outcome.differences)
-    print(f"{differences} difference(s)")
-    return 1 if differences else 0
+        unchecked += outcome.error is not None
+    print(f"{differences} difference(s), {unchecked} run(s) that could not be rechecked")
+    return 1 if differences or unchecked else 0
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
@@ -325,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Writes results/adr-jobs-api-or-cron-binding.md: the "
                          "comparison, sweep, claims, faults and benchmarks that exist, each "
                          "number linked to its run.")
+    _add_runs_dir(adr)
     _add_allow_dirty(adr)
     adr.set_defaults(func=cmd_adr)
     claims = sub.add_parser("claims", help="write results/claims.md from the claim scenarios' runs",
@@ -346,6 +377,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_out(faults)
     _add_allow_dirty(faults)
     faults.set_defaults(func=cmd_faults)
+    evidence = sub.add_parser("evidence", help="run every scenario and regenerate every report",
+                              description="From a clean tree: runs every scenario of scenarios/ "
+                              "(each fault scenario K times, the scheduler-member one at least "
+                              "--member-trials times), then report, claims, faults (latest K "
+                              "runs) and adr, and rechecks every cited verdict. About 40 minutes "
+                              "on 2 cores. Benchmarks, the version matrix and the reliability "
+                              "report have their own commands (bench, matrix, reliability).")
+    evidence.add_argument("--trials", type=int, default=2, metavar="K",
+                          help="runs of each fault scenario (default 2)")
+    evidence.add_argument("--member-trials", type=int, default=3, metavar="K",
+                          help="runs of the scheduler-member fault (default 3)")
+    _add_allow_dirty(evidence)
+    evidence.set_defaults(func=cmd_evidence)
     recheck = sub.add_parser("recheck", help="recompute every cited verdict from its stored history",
                              description="For each run under results/evidence/ (or the runs "
                              "named), loads the stored history and scenario, runs today's "

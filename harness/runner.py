@@ -21,7 +21,10 @@ from harness.check.checker import (
     check,
     cross_check,
 )
+from harness.cluster.build import find_cli
 from harness.cluster.controlplane import Cluster
+from harness.cluster.launch import LaunchChoice, choose_launcher
+from harness.cluster.versions import jobs_api_for
 from harness.run.driver import JobsClient, install_bindings
 from harness.check.faults import assign_in_order, fault_stats
 from harness.run.history import HistoryWriter, load_history
@@ -177,7 +180,8 @@ def _drive(cluster: Cluster, scenario: Scenario, run: RunDir, history: HistoryWr
            progress: _Progress | None) -> tuple[list[str], dict[str, float | None], float]:
     """The observation window: jobs created and faults injected on the scenario's timeline."""
     errors: list[str] = []
-    jobs = JobsClient(cluster.dapr_url, history, run, api_token=scenario.app.api_token)
+    jobs = JobsClient(cluster.dapr_url, history, run, api_token=scenario.app.api_token,
+                      default_api=jobs_api_for(cluster.runtime.version))
     try:
         steps = _job_steps(scenario, jobs, errors) + _call_steps(scenario, jobs)
         nemesis = Nemesis(cluster, scenario.faults)
@@ -195,11 +199,24 @@ def _drive(cluster: Cluster, scenario: Scenario, run: RunDir, history: HistoryWr
         jobs.close()
 
 
+def _runtime_for(scenario: Scenario, runtime: DaprRuntime | None,
+                 dapr_version: str | None) -> DaprRuntime:
+    """The Dapr asked for (argument, then the scenario's dapr_version), else the one given."""
+    want = dapr_version or scenario.dapr_version
+    if want and (runtime is None or runtime.version != want):
+        return locate_runtime(want)
+    return runtime or locate_runtime()
+
+
 def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
                  progress: Callable[[str], None] | None = None,
-                 runs_dir: Path | None = None) -> RunResult:
+                 runs_dir: Path | None = None, *, launcher: str | None = None,
+                 dapr_version: str | None = None) -> RunResult:
     """Run one scenario on real Dapr; the history is on disk whatever happens."""
-    runtime = runtime or locate_runtime()
+    runtime = _runtime_for(scenario, runtime, dapr_version)
+    launch = choose_launcher(launcher or scenario.launcher, find_cli)
+    if launch.note and progress:
+        progress(launch.note)
     run = new_run_dir(scenario.name, base=runs_dir)
     (run.root / "scenario.json").write_text(scenario.model_dump_json(indent=2))
     reporter = _Progress(scenario, run, progress) if progress else None
@@ -208,7 +225,8 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
         routes = install_bindings(scenario.bindings, run, history)
         cluster = Cluster(runtime, run, replicas=scenario.replicas, binding_routes=routes,
                           app_handlers=[h.model_dump() for h in scenario.app.handlers],
-                          api_token=scenario.app.api_token, schedulers=scenario.schedulers)
+                          api_token=scenario.app.api_token, schedulers=scenario.schedulers,
+                          launcher=launch.launcher, cli=launch.cli)
         if progress:
             progress(f"{scenario.name}: starting {scenario.replicas} replica(s) ({run.root})")
         t0 = time.monotonic()
@@ -223,6 +241,7 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
                    assign=assign_in_order if scenario.faults else None)
     summary = build_summary(run, scenario, runtime, result, timings, started,
                             _metrics_check(run, metrics), errors)
+    summary["dapr"] |= launch_record(launch, cluster.flag_notes(), runtime.version)
     run.summary.write_text(json.dumps(summary, indent=2))
     if progress:
         progress(f"{scenario.name}: {'passed' if summary['passed'] else 'FAILED'} ({run.root})")
@@ -240,6 +259,14 @@ def dapr_versions(runtime: DaprRuntime, run: RunDir) -> dict[str, Any]:
         "placement": logged_version(run.log("placement")),
         "cli": None, "source": runtime.source, "adaptations": adaptations,
     }
+
+
+def launch_record(launch: LaunchChoice, flag_notes: list[str], version: str) -> dict[str, Any]:
+    """How the run's Dapr was started: launcher, CLI, flags fitted to the version, Jobs API."""
+    return {"launcher": launch.launcher, "launcher_note": launch.note,
+            "cli": launch.cli_version if launch.launcher != "daprd" else None,
+            "cli_path": str(launch.cli) if launch.cli and launch.launcher != "daprd" else None,
+            "flag_adaptations": flag_notes, "jobs_api_default": jobs_api_for(version)}
 
 
 def build_summary(run: RunDir, scenario: Scenario, runtime: DaprRuntime, result: CheckResult,

@@ -20,6 +20,10 @@ Kinds (``replica`` picks the replica, ``member`` the scheduler member; default 0
 - ``app_failing`` / ``app_slow``: the app answers every trigger with 500 / after 5 s, for
   ``duration_s``.
 - ``scale_out``: add a replica (its index is the next free one). ``scale_in``: stop one.
+
+Under the ``dapr-run`` launcher the faults hit the daprd and app that `dapr run` started, and the
+CLI reacts as it does for a user: when its daprd or its app exits it ends the other one and
+exits, so a restart is a new `dapr run` of the replica (both processes start again).
 """
 
 from __future__ import annotations
@@ -67,12 +71,12 @@ def _restart_daprd(replica: Replica) -> None:
 
 
 def _pause(replica: Replica) -> None:
-    for process in replica.processes:
+    for process in replica.workers:
         process.pause()
 
 
 def _resume(replica: Replica) -> None:
-    for process in replica.processes:
+    for process in replica.workers:
         process.resume()
     replica.wait_ready()
 

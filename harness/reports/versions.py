@@ -1,0 +1,242 @@
+"""results/versions.md: every comparison, fault and claim row by Dapr version, differences marked.
+
+Rendered from the matrix's record (results/versions.json, written by `python3 -m harness
+matrix`) and the summaries of the runs it names; each cell links to its run's summary, copied
+to results/evidence/. A cell that differs from the same row's cell on the newest version is
+marked, and the differences are listed under the tables.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.cluster.versions import version_key
+from harness.reports.claims import load_claim_scenarios
+from harness.scenario.model import Claim, Scenario
+
+__all__ = ["claim_reproduced", "holds_from", "render_versions", "write_versions_report"]
+
+DIFFERS = "≠"
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str  # what is compared across versions
+    run_id: str | None
+
+    def shown(self, differs: bool) -> str:
+        link = f" [run](evidence/{self.run_id}.json)" if self.run_id else ""
+        return f"{f'**{DIFFERS}** ' if differs else ''}{self.text}{link}"
+
+
+def _load_summary(runs_dir: Path, evidence: Path, run_id: str) -> dict[str, Any] | None:
+    for path in (runs_dir / run_id / "summary.json", evidence / f"{run_id}.json"):
+        if path.exists():
+            return json.loads(path.read_text())
+    return None
+
+
+def _mechanism_cell(summary: dict[str, Any] | None, mechanism: str, name: str) -> Cell:
+    if summary is None:
+        return Cell("not run", None)
+    for entry in summary.get("mechanisms") or []:
+        if entry.get("mechanism") == mechanism and entry.get("name") == name:
+            verdict = "pass" if not entry.get("reasons") else "FAIL"
+            per_tick = entry.get("triggers_per_tick")
+            text = (f"{verdict}: {per_tick if per_tick is not None else '-'}/tick, "
+                    f"dup {entry.get('duplicated_ticks', '-')}, lost {entry.get('lost_ticks', '-')}")
+            return Cell(text, summary.get("run_id"))
+    return Cell("absent", summary.get("run_id"))
+
+
+def _cited(claim: Claim, summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The summary entries a claim cites: its calls (ids may be globs), jobs and bindings."""
+    entries = [c for c in summary.get("calls") or []
+               if any(fnmatch.fnmatch(str(c.get("id")), pattern) for pattern in claim.calls)]
+    entries += [e for e in summary.get("expect_jobs") or [] if e.get("job") in claim.jobs]
+    entries += [m for m in summary.get("mechanisms") or []
+                if (m.get("mechanism") == "job" and m.get("name") in claim.jobs)
+                or (m.get("mechanism") == "binding" and m.get("name") in claim.bindings)]
+    return entries
+
+
+def claim_reproduced(claim: Claim, summary: dict[str, Any] | None) -> bool | None:
+    """Whether a run showed what the claim records: every entry it cites met its expectation
+    (the whole run passed, if it cites none); None without a run."""
+    if summary is None:
+        return None
+    cited = _cited(claim, summary)
+    if not cited or claim.shown_by:
+        return bool(summary.get("passed"))
+    return all(not entry.get("reasons") for entry in cited)
+
+
+def holds_from(outcomes: dict[str, bool | None]) -> str:
+    """The first version from which the recorded verdict holds on every later tested version."""
+    tested = sorted((v for v, ok in outcomes.items() if ok is not None), key=version_key)
+    since = None
+    for version in tested:
+        if outcomes[version]:
+            since = since or version
+        else:
+            since = None
+    if since is None:
+        return "none tested"
+    return "every tested version" if since == tested[0] else f"{since} on"
+
+
+def _first_reason(claim: Claim, summary: dict[str, Any]) -> str:
+    for entry in _cited(claim, summary) or summary.get("mechanisms") or []:
+        if entry.get("reasons"):
+            return " ".join(str(entry["reasons"][0]).split())[:90].replace("|", "\\|")
+    errors = summary.get("driver_errors") or []
+    return " ".join(str(errors[0]).split())[:90].replace("|", "\\|") if errors else "run failed"
+
+
+def _claim_cell(claim: Claim, summary: dict[str, Any] | None) -> Cell:
+    outcome = claim_reproduced(claim, summary)
+    if summary is None or outcome is None:
+        return Cell("not run", None)
+    text = f"{claim.verdict} (as recorded)" if outcome else f"CHANGED: {_first_reason(claim, summary)}"
+    return Cell(text, summary.get("run_id"))
+
+
+def _row(label: list[str], cells: dict[str, Cell], versions: Sequence[str]) -> tuple[str, list[str]]:
+    """A table line with differing cells marked (against the newest version's cell)."""
+    reference = cells[versions[-1]].text
+    differs = [v for v in versions if cells[v].text not in (reference, "not run")
+               and reference != "not run"]
+    shown = [cells[v].shown(v in differs) for v in versions]
+    notes = [f"{' / '.join(label)}: {v} `{cells[v].text}` vs {versions[-1]} `{reference}`"
+             for v in differs]
+    return "| " + " | ".join([*label, *shown]) + " |", notes
+
+
+def _builds_section(record: dict[str, Any]) -> list[str]:
+    lines = ["## Builds", "",
+             "| version | built | adaptations (modules the Go module proxy refuses) | build s | how |",
+             "| --- | --- | --- | --- | --- |"]
+    for entry in record.get("versions", []):
+        manifest = entry.get("manifest") or {}
+        adaptations = "; ".join(manifest.get("adaptations") or []) or "none"
+        if not entry.get("built"):
+            lines.append(f"| {entry['version']} | **did not build** | {entry.get('error')} | - | - |")
+            continue
+        seconds = manifest.get("build_seconds")
+        lines.append(f"| {entry['version']} | yes | {adaptations.replace('|', '/')} | "
+                     f"{seconds if seconds is not None else '-'} | {entry.get('source')} |")
+    return [*lines, ""]
+
+
+def _flags_section(summaries: dict[str, list[dict[str, Any]]]) -> list[str]:
+    lines = ["## How each version is started", "",
+             "Flags fitted to each binary's own `--help` (recorded in every run's summary):", ""]
+    for version, runs in summaries.items():
+        notes = sorted({n.split(": ", 1)[-1] if n.startswith("replica-") else n
+                        for s in runs for n in (s.get("dapr") or {}).get("flag_adaptations") or []})
+        apis = sorted({str((s.get("dapr") or {}).get("jobs_api_default")) for s in runs})
+        launchers = sorted({str((s.get("dapr") or {}).get("launcher")) for s in runs})
+        lines.append(f"- **{version}**: Jobs API `/{'`, `/'.join(apis)}/jobs` for jobs without "
+                     f"`api:`; launcher {', '.join(launchers)}; "
+                     + ("; ".join(notes) if notes else "every flag the harness passes exists"))
+    return [*lines, ""]
+
+
+def _scenario_rows(names: Sequence[str], versions: Sequence[str],
+                   summaries: dict[str, dict[str, dict[str, Any] | None]]) -> tuple[list[str], list[str]]:
+    lines = ["| scenario | mechanism | " + " | ".join(versions) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in versions) + " |"]
+    notes: list[str] = []
+    for name in names:
+        keys: list[tuple[str, str]] = []
+        for version in versions:
+            for entry in (summaries[version].get(name) or {}).get("mechanisms") or []:
+                key = (str(entry.get("mechanism")), str(entry.get("name")))
+                if key not in keys:
+                    keys.append(key)
+        for mechanism, job in keys:
+            cells = {v: _mechanism_cell(summaries[v].get(name), mechanism, job) for v in versions}
+            line, found = _row([name, f"{mechanism} `{job}`"], cells, versions)
+            lines.append(line)
+            notes += found
+    return lines, notes
+
+
+def _claims_rows(scenarios: Sequence[Scenario], versions: Sequence[str],
+                 summaries: dict[str, dict[str, dict[str, Any] | None]]) -> tuple[list[str], list[str]]:
+    lines = ["| claim | recorded verdict | " + " | ".join(versions) + " | holds from |",
+             "| --- | --- | " + " | ".join("---" for _ in versions) + " | --- |"]
+    notes: list[str] = []
+    for scenario in scenarios:
+        for claim in scenario.all_claims:
+            name = claim.shown_by or scenario.name
+            runs = {v: summaries[v].get(name) for v in versions}
+            cells = {v: _claim_cell(claim, runs[v]) for v in versions}
+            line, found = _row([claim.id, claim.verdict], cells, versions)
+            since = holds_from({v: claim_reproduced(claim, runs[v]) for v in versions})
+            lines.append(line[:-2] + f" | {since} |")
+            notes += found
+    return lines, notes
+
+
+def render_versions(record: dict[str, Any], runs_dir: Path, evidence: Path,
+                    claim_scenarios: Sequence[Scenario], *, generated_at: str | None = None) -> str:
+    versions = [v for v in record.get("runs", {})]
+    summaries = {v: {name: _load_summary(runs_dir, evidence, run_id)
+                     for name, run_id in record["runs"][v].items()} for v in versions}
+    claim_names = {c.shown_by or s.name for s in claim_scenarios for c in s.all_claims}
+    claim_names |= {s.name for s in claim_scenarios}
+    names = sorted({n for v in versions for n in summaries[v]} - claim_names,
+                   key=lambda n: (n.startswith("fault-"), n))
+    table, notes = _scenario_rows(names, versions, summaries)
+    claims = [s for s in claim_scenarios if any(s.name in summaries[v] for v in versions)
+              or any(c.shown_by for c in s.all_claims)]
+    claims_table, claim_notes = _claims_rows(claims, versions, summaries)
+    runs = {v: [s for s in summaries[v].values() if s] for v in versions}
+    replicas = sorted({str(s.get("replicas")) for v in versions for s in runs[v]})
+    lines = [
+        "# Dapr versions side by side", "",
+        f"Generated by `python3 -m harness matrix` at {generated_at or record.get('generated_at')}"
+        f", harness commit `{record.get('harness_commit')}`; one run per scenario and version "
+        f"({', '.join(replicas)} replica(s); each scenario's schedule and window are in its file "
+        "under `scenarios/`). A cell marked "
+        f"**{DIFFERS}** differs from the newest version's cell on the same row; each cell links "
+        "to its run's summary.", "",
+        *_builds_section(record), *_flags_section(runs),
+        "## Comparison and fault scenarios", "",
+        "Cell: the checker's verdict, triggers per tick across replicas, duplicated and lost ticks.",
+        "", *table, "",
+        "## Claims", "",
+        "Cell: whether the run showed what `results/claims.md` records (the calls, jobs and "
+        "bindings the claim cites met their expectations). *holds from*: the first tested version "
+        "from which it holds on every later tested version.", "",
+        *claims_table, "",
+        "## Differences", "",
+        *([f"- {n}" for n in notes + claim_notes] or ["- none: every row is the same on every version"]),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_versions_report(out_dir: Path, runs_dir: Path, scenarios_dir: Path) -> Path:
+    """results/versions.md from results/versions.json; copies each cited summary to evidence/."""
+    record = json.loads((out_dir / "versions.json").read_text())
+    evidence = out_dir / "evidence"
+    evidence.mkdir(parents=True, exist_ok=True)
+    for named in record.get("runs", {}).values():
+        for run_id in named.values():
+            source = runs_dir / run_id / "summary.json"
+            if source.exists():
+                shutil.copy2(source, evidence / f"{run_id}.json")
+    text = render_versions(record, runs_dir, evidence, load_claim_scenarios(scenarios_dir),
+                           generated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    path = out_dir / "versions.md"
+    path.write_text(text)
+    return path

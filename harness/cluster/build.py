@@ -60,6 +60,7 @@ __all__ = [
     "build_cli",
     "build_dapr",
     "build_slot",
+    "cached_build",
     "ensure_cli",
     "ensure_runtime",
     "find_cli",
@@ -143,7 +144,7 @@ def cached_build(slot: Path, build: Callable[[Path], dict[str, Any]],
             (tmp / "bin").mkdir(parents=True)
             manifest = build(tmp)
             manifest |= {
-                "go": go(["version"]).strip(), "machine": platform.machine(),
+                "machine": platform.machine(),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "build_seconds": round(time.monotonic() - started, 1),
             }
@@ -174,7 +175,8 @@ def build_dapr(progress: Progress, version: str = DEFAULT_DAPR_VERSION) -> Path:
                                     ldflags(version), "-o", str(tmp / "bin" / name),
                                     f"./cmd/{name}"]))
         applied = adapt_and_build(src, commands, ADAPTATIONS, env, progress)
-        return {"version": version, "adaptations": applied, "tags": BUILD_TAGS}
+        return {"version": version, "adaptations": applied, "tags": BUILD_TAGS,
+                "go": go(["version"]).strip()}
 
     return cached_build(build_slot(version), build, progress) / "bin"
 
@@ -211,7 +213,8 @@ def build_cli(source: Path, progress: Progress) -> Path:
         command = ("dapr", ["build", "-mod=mod", "-ldflags", cli_ldflags(DAPR_CLI_VERSION),
                             "-o", str(tmp / "bin" / "dapr"), "."])
         applied = adapt_and_build(src, [command], CLI_ADAPTATIONS, env, progress)
-        return {"cli_version": DAPR_CLI_VERSION, "source": ident, "adaptations": applied}
+        return {"cli_version": DAPR_CLI_VERSION, "source": ident, "adaptations": applied,
+                "go": go(["version"]).strip()}
 
     slot = cache_dir() / f"dapr-cli-{DAPR_CLI_VERSION}-{_cli_key(source)}"
     return cached_build(slot, build, progress) / "bin" / "dapr"

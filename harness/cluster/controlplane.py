@@ -34,6 +34,7 @@ from harness.cluster.flags import binary_flags, fit_argv
 from harness.cluster.process import AdoptedProcess, CliProcess, ManagedProcess, stop_all
 from harness.run.rundir import RunDir
 from harness.cluster.runtime import DaprRuntime
+from harness.cluster.versions import SIDECAR_METRIC_SINCE, version_key
 from harness.cluster.wait import wait_until
 
 __all__ = ["LAUNCHERS", "Cluster", "DaprService", "Replica", "arg_value", "placement_service",
@@ -42,8 +43,11 @@ __all__ = ["LAUNCHERS", "Cluster", "DaprService", "Replica", "arg_value", "place
 READY_TIMEOUT_S = 30.0
 LOOPBACK = "127.0.0.1"
 # daprd's --scheduler-job-streams default: each sidecar opens this many streams to a scheduler,
-# and the scheduler's sidecars_connected gauge counts streams, not sidecars.
+# and the scheduler's sidecars_connected gauge counts streams, not sidecars. A daprd without
+# that flag (before 1.16, cmd/daprd/options/options.go) opens one.
 JOB_STREAMS_PER_SIDECAR = 3
+# daprd logs these (pkg/runtime/scheduler) as its stream to the scheduler comes and goes.
+STREAM_UP, STREAM_DOWN = "Scheduler stream connected", "Scheduler stream disconnected"
 LAUNCHERS = ("daprd", "dapr-run", "dapr-run-f")
 
 
@@ -439,10 +443,26 @@ class Cluster:
         return int(metric_total(metrics, "dapr_scheduler_sidecars_connected"))
 
     def sidecars_connected(self, count: int) -> bool:
-        """Every running scheduler member reports ``count`` sidecars' streams."""
+        """Every running scheduler member reports ``count`` sidecars' streams (before 1.15,
+        which has no such metric: every replica's daprd logged its stream as connected)."""
         live = [i for i, s in enumerate(self.schedulers) if s.process.alive()]
-        want = count * JOB_STREAMS_PER_SIDECAR
+        if version_key(self.runtime.version) < version_key(SIDECAR_METRIC_SINCE):
+            return bool(live) and self._streams_logged() >= count
+        streams = JOB_STREAMS_PER_SIDECAR if "scheduler-job-streams" in binary_flags(
+            self.runtime.binary("daprd")) else 1
+        want = count * streams
         return bool(live) and all(self.sidecar_streams(i) == want for i in live)
+
+    def _streams_logged(self) -> int:
+        """Replicas whose daprd, since it last started, logged its stream up more than down."""
+        total = 0
+        for path, offset in {(r.daprd.log_path, r.daprd.log_offset) for r in self.replicas}:
+            with path.open("rb") as fh:
+                fh.seek(offset)
+                text = fh.read().decode(errors="replace")
+            total += max(0, text.count(STREAM_UP) - text.count(STREAM_DOWN))
+        alive = all(r.daprd.alive() for r in self.replicas)
+        return total if alive else 0
 
     def wait_sidecars_connected(self, count: int, timeout_s: float = READY_TIMEOUT_S) -> None:
         """The schedulers' own count of connected sidecars, so no trigger goes to a gap."""

@@ -72,6 +72,7 @@ class ManagedProcess:
         self.ports = ports
         self._popen: subprocess.Popen[bytes] | None = None
         self.started_wall: float | None = None
+        self.log_offset = 0  # size of the log when the process last started
 
     @property
     def pid(self) -> int:
@@ -85,6 +86,7 @@ class ManagedProcess:
         env = {**os.environ, **self.env, RUN_TAG_ENV: self.run_id, OWNER_ENV: str(os.getpid())}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        self.log_offset = log.tell()
         if self.ports is not None:
             self.ports.release()
         try:
@@ -256,6 +258,10 @@ class AdoptedProcess:
     @property
     def log_path(self) -> Path:
         return self.owner.log_path
+
+    @property
+    def log_offset(self) -> int:
+        return self.owner.log_offset
 
     def _find(self) -> psutil.Process | None:
         if self._proc is not None and self._proc.is_running():

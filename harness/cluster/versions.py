@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_DAPR_VERSION",
     "MIN_DAPR_VERSION",
     "SERVED_DAPR_VERSIONS",
+    "SIDECAR_METRIC_SINCE",
     "STABLE_JOBS_API_SINCE",
     "jobs_api_for",
     "normalize_version",
@@ -30,7 +31,10 @@ CONTROL_PLANE_BINARIES = ("daprd", "scheduler", "placement")
 SERVED_DAPR_VERSIONS = ("1.14.0", "1.15.0", "1.16.0", "1.17.0", "1.18.0", "1.18.2", "1.18.3")
 # The first release with the Scheduler service and the Jobs API (dapr/dapr v1.14.0 cmd/scheduler).
 MIN_DAPR_VERSION = "1.14.0"
-# pkg/api/http/http.go registers /v1.0/jobs from 1.18 on; before, only /v1.0-alpha1/jobs.
+# pkg/scheduler/monitoring/metrics.go (scheduler/sidecars_connected) first exists in 1.15.0;
+# a 1.14 scheduler reports no connected sidecars, so daprd's own log says when it connected.
+SIDECAR_METRIC_SINCE = "1.15.0"
+# pkg/api/http/jobs.go registers /v1.0/jobs from 1.18 on; before, only /v1.0-alpha1/jobs.
 STABLE_JOBS_API_SINCE = "1.18.0"
 
 _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")

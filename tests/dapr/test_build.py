@@ -1,0 +1,40 @@
+"""A Dapr build interrupted with Ctrl-C leaves no cache entry (real `setup`, real `go build`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.cluster.wait import wait_until
+from harness.paths import REPO_ROOT
+
+VERSION = "1.15.0"
+# build_dapr itself (setup would first take an install of that version if one exists)
+BUILD = f"from harness.cluster.build import build_dapr; from harness.cluster.gomod import Progress; build_dapr(Progress(), {VERSION!r})"
+
+
+def test_ctrl_c_during_a_build_leaves_no_cache_entry(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    log = tmp_path / "setup.log"
+    env = {**os.environ, "DAPR_HARNESS_CACHE": str(cache)}
+    env.pop("DAPR_RUNTIME_PATH", None)
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-c", BUILD], cwd=REPO_ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: "building daprd" in log.read_text(), timeout_s=300,
+                   what="setup compiling daprd", abort=lambda: None if proc.poll() is None
+                   else f"setup exited with {proc.returncode}: {log.read_text()[-500:]}")
+        assert any(p.name.startswith(f".dapr-{VERSION}-") for p in cache.iterdir())
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+        assert proc.wait(timeout=60) != 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert "KeyboardInterrupt" in log.read_text()
+    left = sorted(p.name for p in cache.iterdir())
+    assert left and all(name.endswith(".lock") for name in left), left  # no entry, no temp dir

@@ -191,8 +191,7 @@ def render_versions(record: dict[str, Any], runs_dir: Path, evidence: Path,
     versions = [v for v in record.get("runs", {})]
     summaries = {v: {name: _load_summary(runs_dir, evidence, run_id)
                      for name, run_id in record["runs"][v].items()} for v in versions}
-    claim_names = {c.shown_by or s.name for s in claim_scenarios for c in s.all_claims}
-    claim_names |= {s.name for s in claim_scenarios}
+    claim_names = {s.name for s in claim_scenarios}  # shown_by targets keep their rows
     names = sorted({n for v in versions for n in summaries[v]} - claim_names,
                    key=lambda n: (n.startswith("fault-"), n))
     table, notes = _scenario_rows(names, versions, summaries)

@@ -250,10 +250,13 @@ def ensure_cli(progress: Progress) -> Path | None:
         progress.say(f"using the dapr CLI on PATH: {on_path}")
         return Path(on_path)
     source = os.environ.get(CLI_SOURCE_ENV)
+    if not source and LOCAL_CLI.is_file():
+        progress.say(f"using the dapr CLI built earlier: {LOCAL_CLI}")
+        return LOCAL_CLI
     if not source:
-        progress.say(f"no dapr CLI on PATH and {CLI_SOURCE_ENV} not set: replicas will be "
-                     "started with daprd directly (launcher daprd), as `dapr run` would")
-        return LOCAL_CLI if LOCAL_CLI.is_file() else None
+        progress.say(f"no dapr CLI on PATH and {CLI_SOURCE_ENV} not set: the CLI launchers "
+                     "fall back to starting daprd directly (launcher daprd)")
+        return None
     binary = build_cli(Path(source), progress)
     _link(binary, LOCAL_CLI)
     shutil.copy2(binary.parent.parent / "manifest.json", LOCAL_CLI.parent / "cli-manifest.json")

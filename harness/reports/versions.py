@@ -28,8 +28,13 @@ DIFFERS = "≠"
 
 @dataclass(frozen=True)
 class Cell:
-    text: str  # what is compared across versions
+    text: str
     run_id: str | None
+    key: str | None = None  # what is compared across versions (default: the text)
+
+    @property
+    def compared(self) -> str:
+        return self.text if self.key is None else self.key
 
     def shown(self, differs: bool) -> str:
         link = f" [run](evidence/{self.run_id}.json)" if self.run_id else ""
@@ -43,17 +48,27 @@ def _load_summary(runs_dir: Path, evidence: Path, run_id: str) -> dict[str, Any]
     return None
 
 
-def _mechanism_cell(summary: dict[str, Any] | None, mechanism: str, name: str) -> Cell:
+def _mechanism_cell(summary: dict[str, Any] | None, mechanism: str) -> Cell:
+    """One mechanism of a run, its jobs (or bindings) together: verdict, triggers per tick
+    (mean), duplicated, lost and early summed."""
     if summary is None:
         return Cell("not run", None)
-    for entry in summary.get("mechanisms") or []:
-        if entry.get("mechanism") == mechanism and entry.get("name") == name:
-            verdict = "pass" if not entry.get("reasons") else "FAIL"
-            per_tick = entry.get("triggers_per_tick")
-            text = (f"{verdict}: {per_tick if per_tick is not None else '-'}/tick, "
-                    f"dup {entry.get('duplicated_ticks', '-')}, lost {entry.get('lost_ticks', '-')}")
-            return Cell(text, summary.get("run_id"))
-    return Cell("absent", summary.get("run_id"))
+    entries = [e for e in summary.get("mechanisms") or [] if e.get("mechanism") == mechanism]
+    if not entries:
+        return Cell("absent", summary.get("run_id"))
+    verdict = "pass" if not any(e.get("reasons") for e in entries) else "FAIL"
+    per_tick = [float(e["triggers_per_tick"]) for e in entries
+                if e.get("triggers_per_tick") is not None]
+    mean = f"{sum(per_tick) / len(per_tick):.2f}" if per_tick else "-"
+    totals = {key: sum(int(e.get(key) or 0) for e in entries)
+              for key in ("duplicated_ticks", "lost_ticks", "early_triggers")}
+    text = (f"{verdict}: {mean}/tick, dup {totals['duplicated_ticks']}, "
+            f"lost {totals['lost_ticks']}, early {totals['early_triggers']}")
+    # A binding's duplicated ticks are its ticks (one trigger per replica each): the window's
+    # length, not a behaviour; whether any tick was lost or early is.
+    key = (f"{verdict} {mean} lost={totals['lost_ticks'] > 0} "
+           f"early={totals['early_triggers'] > 0}")
+    return Cell(text, summary.get("run_id"), key)
 
 
 def _cited(claim: Claim, summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -110,12 +125,12 @@ def _claim_cell(claim: Claim, summary: dict[str, Any] | None) -> Cell:
 
 def _row(label: list[str], cells: dict[str, Cell], versions: Sequence[str]) -> tuple[str, list[str]]:
     """A table line with differing cells marked (against the newest version's cell)."""
-    reference = cells[versions[-1]].text
-    differs = [v for v in versions if cells[v].text not in (reference, "not run")
+    reference = cells[versions[-1]].compared
+    differs = [v for v in versions if cells[v].compared not in (reference, "not run")
                and reference != "not run"]
     shown = [cells[v].shown(v in differs) for v in versions]
-    notes = [f"{' / '.join(label)}: {v} `{cells[v].text}` vs {versions[-1]} `{reference}`"
-             for v in differs]
+    notes = [f"{' / '.join(label)}: {v} `{cells[v].text}` vs {versions[-1]} "
+             f"`{cells[versions[-1]].text}`" for v in differs]
     return "| " + " | ".join([*label, *shown]) + " |", notes
 
 
@@ -155,15 +170,14 @@ def _scenario_rows(names: Sequence[str], versions: Sequence[str],
              "| --- | --- | " + " | ".join("---" for _ in versions) + " |"]
     notes: list[str] = []
     for name in names:
-        keys: list[tuple[str, str]] = []
-        for version in versions:
-            for entry in (summaries[version].get(name) or {}).get("mechanisms") or []:
-                key = (str(entry.get("mechanism")), str(entry.get("name")))
-                if key not in keys:
-                    keys.append(key)
-        for mechanism, job in keys:
-            cells = {v: _mechanism_cell(summaries[v].get(name), mechanism, job) for v in versions}
-            line, found = _row([name, f"{mechanism} `{job}`"], cells, versions)
+        mechanisms = dict.fromkeys(str(e.get("mechanism")) for v in versions
+                                   for e in (summaries[v].get(name) or {}).get("mechanisms") or [])
+        for mechanism in mechanisms:
+            count = max(sum(1 for e in (summaries[v].get(name) or {}).get("mechanisms") or []
+                            if e.get("mechanism") == mechanism) for v in versions)
+            cells = {v: _mechanism_cell(summaries[v].get(name), mechanism) for v in versions}
+            label = mechanism if count == 1 else f"{mechanism} ×{count}"
+            line, found = _row([name, label], cells, versions)
             lines.append(line)
             notes += found
     return lines, notes
@@ -210,7 +224,8 @@ def render_versions(record: dict[str, Any], runs_dir: Path, evidence: Path,
         "to its run's summary.", "",
         *_builds_section(record), *_flags_section(runs),
         "## Comparison and fault scenarios", "",
-        "Cell: the checker's verdict, triggers per tick across replicas, duplicated and lost ticks.",
+        "Cell: the checker's verdict, triggers per tick across replicas (mean over a scenario's "
+        "jobs), duplicated and lost ticks, early triggers (summed over its jobs).",
         "", *table, "",
         "## Claims", "",
         "Cell: whether the run showed what `results/claims.md` records (the calls, jobs and "

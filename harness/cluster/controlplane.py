@@ -284,6 +284,9 @@ class Replica:
             wait_until(lambda: not self.launcher or not self.launcher.alive(), timeout_s=15.0,
                        what=f"{self.launcher.name} exiting after its child did")
         self.launcher.stop(grace_s=1.0)  # reaps it and ends any child it left
+        for process in self.workers:
+            if isinstance(process, AdoptedProcess):
+                process.forget()
         self.launcher.start()
 
     def _daprd_argv(self, cluster: Cluster) -> list[str]:

@@ -318,11 +318,14 @@ class AdoptedProcess:
         """Ends the launcher (which ends this process and its sibling, as `dapr run` does)."""
         self.owner.stop(grace_s)
 
+    def forget(self) -> None:
+        """The launcher starts a new one: look for it among its children again."""
+        self._proc = None
+
     def start(self) -> None:
         """Start the launcher again (a new `dapr run` starts daprd and the app)."""
         if self.restart is None:
             raise ProcessError(f"{self.name}: its launcher cannot restart one replica")
-        self._proc = None
         self.restart()
 
     def __repr__(self) -> str:

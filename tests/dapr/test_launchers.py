@@ -34,6 +34,14 @@ SCHEDULING_FLAGS = (
     "dapr-grpc-port", "dapr-internal-grpc-port", "metrics-port", "placement-host-address",
     "scheduler-host-address", "resources-path", "config", "dapr-listen-addresses", "log-level",
 )
+# A flag left out takes daprd's default: the CLI omits --app-channel-address when it is
+# 127.0.0.1 (dapr/cli pkg/standalone/run.go, `ifneq:"127.0.0.1"`), daprd's default
+# (dapr/dapr pkg/runtime/config.go DefaultChannelAddress).
+DAPRD_DEFAULTS = {"app-channel-address": "127.0.0.1"}
+
+
+def _effective(argv: list[str], flag: str) -> str | None:
+    return arg_value(argv, flag) or DAPRD_DEFAULTS.get(flag)
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +74,9 @@ def test_dapr_run_passes_daprd_the_flags_the_harness_emulates(
         real = _adopted_argv(replica)
         emulated = replica.daprd_argv
         assert Path(real[0]).resolve() == Path(emulated[0]).resolve()  # the project's daprd
-        differing = {flag: (arg_value(real, flag), arg_value(emulated, flag))
+        differing = {flag: (_effective(real, flag), _effective(emulated, flag))
                      for flag in SCHEDULING_FLAGS
-                     if arg_value(real, flag) != arg_value(emulated, flag)}
+                     if _effective(real, flag) != _effective(emulated, flag)}
         assert differing == {}, f"dapr run (left) and the daprd launcher (right) differ: {differing}"
 
 

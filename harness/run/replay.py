@@ -30,7 +30,7 @@ from harness.scenario.model import Scenario
 
 __all__ = ["Command", "read_commands", "relocate", "replay"]
 
-_COPIED = ("commands.sh", "dapr.yaml", "scenario.json", "resources")
+_COPIED = ("commands.sh", "dapr.yaml", "scenario.json", "resources", "apps")
 READY_TIMEOUT_S = 60.0
 
 
@@ -114,6 +114,13 @@ def _healthy(port: int) -> bool:
         return False
 
 
+def _exited(launchers: Sequence[CliProcess]) -> str | None:
+    for proc in launchers:
+        if not proc.alive():
+            return f"{proc.name} exited with {proc.exit_code()}; see {proc.log_path}"
+    return None
+
+
 def replay(run_root: Path, into: Path, cli: Path, mode: str) -> tuple[RunDir, Scenario]:
     """Replay a finished run's replicas with the CLI (``mode``: "commands" or "file")."""
     run = relocate(run_root, into)
@@ -127,7 +134,8 @@ def replay(run_root: Path, into: Path, cli: Path, mode: str) -> tuple[RunDir, Sc
             proc.start()
         for port in ports:
             wait_until(lambda p=port: _healthy(p), timeout_s=READY_TIMEOUT_S,  # type: ignore[misc]
-                       what=f"replayed sidecar on port {port} healthy")
+                       what=f"replayed sidecar on port {port} healthy",
+                       abort=lambda: _exited(launchers))
         with HistoryWriter(run.history) as history:
             jobs = JobsClient(f"http://127.0.0.1:{ports[0]}", history, run,
                               api_token=scenario.app.api_token)

@@ -16,6 +16,7 @@ from typing import Any
 from harness.cluster.build import BuildError, ensure_runtime
 from harness.cluster.runtime import DaprMissingError, DaprRuntime
 from harness.cluster.versions import version_key
+from harness.cluster.wait import DeadlineExceeded
 from harness.runner import harness_commit, run_scenario
 from harness.scenario.model import Scenario
 
@@ -52,24 +53,51 @@ def build_versions(versions: Sequence[str],
     return runtimes, records
 
 
+def _run_once(scenario: Scenario, runtime: DaprRuntime, version: str, *,
+              say: Callable[[str], None], launcher: str | None,
+              runs_dir: Path | None) -> str:
+    """The run id; a run whose cluster could not start (e.g. a port taken by another process
+    between its reservation and the bind) is tried once more, then the error is raised."""
+    for attempt in (1, 2):
+        try:
+            result = run_scenario(scenario, runtime, progress=say, runs_dir=runs_dir,
+                                  launcher=launcher, dapr_version=version)
+            return str(result.summary["run_id"])
+        except DeadlineExceeded as exc:
+            if attempt == 2:
+                raise
+            say(f"{scenario.name} on {version}: could not start ({exc}); trying once more")
+    raise AssertionError("unreachable")
+
+
 def run_matrix(scenarios: Sequence[Scenario], versions: Sequence[str], *, out: Path,
                say: Callable[[str], None], launcher: str | None = None,
                runs_dir: Path | None = None) -> Path:
-    """Run every scenario on every version that builds; write the record; its path."""
+    """Run every scenario on every version that builds; the record is written after each run
+    (so an interrupted matrix keeps what it ran); its path."""
     runtimes, records = build_versions(versions, say)
-    runs: dict[str, dict[str, str]] = {v: {} for v in runtimes}
+    path = out / "versions.json"
+    _write(path, _merged(path, records, {}), scenarios, launcher)
     for version, runtime in runtimes.items():
         for scenario in scenarios:
-            result = run_scenario(scenario, runtime, progress=say, runs_dir=runs_dir,
-                                  launcher=launcher, dapr_version=version)
-            runs[version][scenario.name] = result.summary["run_id"]
-    path = out / "versions.json"
-    record = _merged(path, records, runs)
+            try:
+                run_id = _run_once(scenario, runtime, version, say=say, launcher=launcher,
+                                   runs_dir=runs_dir)
+            except DeadlineExceeded as exc:
+                say(f"{scenario.name} on {version}: did not start: {exc}")
+                continue
+            _write(path, _merged(path, [], {version: {scenario.name: run_id}}), scenarios,
+                   launcher)
+    return path
+
+
+def _write(path: Path, record: dict[str, Any], scenarios: Sequence[Scenario],
+           launcher: str | None) -> None:
     record |= {"generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "harness_commit": harness_commit(), "launcher": launcher,
                "scenarios": sorted({*record.get("scenarios", []), *(s.name for s in scenarios)})}
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2))
-    return path
 
 
 def _merged(path: Path, records: list[dict[str, Any]],
@@ -82,6 +110,6 @@ def _merged(path: Path, records: list[dict[str, Any]],
     all_runs: dict[str, dict[str, str]] = old.get("runs", {})
     for version, named in runs.items():
         all_runs.setdefault(version, {}).update(named)
-    ordered = sorted(by_version, key=version_key)
-    return {**old, "versions": [by_version[v] for v in ordered],
+    ordered = sorted({*by_version, *all_runs}, key=version_key)
+    return {**old, "versions": [by_version[v] for v in ordered if v in by_version],
             "runs": {v: all_runs[v] for v in ordered if v in all_runs}}

@@ -16,6 +16,7 @@ from harness.cluster.launch import choose_launcher
 from harness.cluster.runtime import project_runtime_dir, usable_version
 from harness.cluster.versions import jobs_api_for, normalize_version, version_key
 from harness.paths import LOCAL_RUNTIME_DIR
+from harness.scenario.model import ScenarioError, load_scenario
 
 
 def test_versions_normalize_sort_and_name_their_jobs_api() -> None:
@@ -115,3 +116,20 @@ def test_a_cli_launcher_without_a_cli_falls_back_to_daprd_saying_so(
     with pytest.raises(ValueError, match="not one of"):
         choose_launcher(None, lambda: None)
     assert os.environ["DAPR_HARNESS_LAUNCHER"] == "nonsense"
+
+
+def test_a_scenario_names_its_version_and_launcher_and_is_told_what_is_allowed(
+        tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("replicas: 1\nwindow_s: 5\ndapr_version: 1.16.0\nlauncher: dapr-run\n")
+    scenario = load_scenario(good)[0]
+    assert (scenario.dapr_version, scenario.launcher) == ("1.16.0", "dapr-run")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("replicas: 1\nwindow_s: 5\nlauncher: dapr-run-f\n"
+                   "faults: [{kind: kill_daprd, at_s: 1}]\n")
+    with pytest.raises(ScenarioError, match=r"bad.yaml: launcher: faults need a launcher per "
+                                            r"replica.*allowed: daprd or dapr-run"):
+        load_scenario(bad)
+    bad.write_text("replicas: 1\nwindow_s: 5\nlauncher: docker\n")
+    with pytest.raises(ScenarioError, match="launcher: not an allowed value"):
+        load_scenario(bad)

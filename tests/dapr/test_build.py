@@ -1,4 +1,5 @@
-"""A Dapr build interrupted with Ctrl-C leaves no cache entry (real `setup`, real `go build`)."""
+"""Builds and installs: a build interrupted with Ctrl-C leaves no cache entry (real `go build`);
+an install of any version from 1.14 is used as it is, older or unstamped ones are refused."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from harness.paths import REPO_ROOT
 
 VERSION = "1.15.0"
 # build_dapr itself (setup would first take an install of that version if one exists)
-BUILD = f"from harness.cluster.build import build_dapr; from harness.cluster.gomod import Progress; build_dapr(Progress(), {VERSION!r})"
+BUILD = ("from harness.cluster.build import build_dapr; from harness.cluster.gomod import "
+         f"Progress; build_dapr(Progress(), {VERSION!r})")
 
 
 def test_ctrl_c_during_a_build_leaves_no_cache_entry(tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ def test_killing_dapr_run_leaks_nothing(runtime: DaprRuntime, run: RunDir, cli: 
     assert tagged_processes([run.run_id]) == []
 
 
-def test_kill_daprd_under_dapr_run_hits_its_daprd_and_restarts_the_replica(
+def test_faults_under_dapr_run_hit_the_daprd_and_app_it_started(
         runtime: DaprRuntime, run: RunDir, cli: Path) -> None:
     with Cluster(runtime, run, replicas=1, launcher="dapr-run", cli=cli) as cluster:
         replica = cluster.replicas[0]
@@ -113,6 +113,17 @@ def test_kill_daprd_under_dapr_run_hits_its_daprd_and_restarts_the_replica(
                                      psutil.Process(replica.launcher.pid).children(True)]
         events = [e.event for e in load_history(run.history).events]
         assert "fault_end" in events and "fault_error" not in events
+        # pause_replica stops the daprd and app the CLI started, not the CLI
+        pause = Nemesis(cluster, [FaultSpec(kind="pause_replica", at_s=0, duration_s=1)])
+        start, end = pause.actions()
+        start.act()
+        stopped = {psutil.Process(p.pid).status() for p in replica.workers}
+        assert stopped == {psutil.STATUS_STOPPED}
+        assert psutil.Process(replica.launcher.pid).status() != psutil.STATUS_STOPPED
+        end.act()
+        pause.close()
+        assert {psutil.Process(p.pid).status() for p in replica.workers} != {
+            psutil.STATUS_STOPPED}
 
 
 def _verdicts(history_path: Path, scenario: object) -> dict[str, tuple[bool, float | None]]:

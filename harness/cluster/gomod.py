@@ -30,8 +30,11 @@ __all__ = [
     "borrow_sums",
     "download_module",
     "go",
+    "missing_sum",
     "module_served",
     "nearest_served",
+    "patch_candidates",
+    "refusals_in",
 ]
 
 MAX_ROUNDS = 6  # build attempts, each after adapting what the previous one found refused
@@ -110,7 +113,7 @@ def download_module(module_at_version: str) -> Path:
     return Path(info["Dir"])
 
 
-def _candidates(version: str) -> list[str]:
+def patch_candidates(version: str) -> list[str]:
     """Patch releases of the same minor near ``version``: newer first, then older."""
     match = re.match(r"^v(\d+)\.(\d+)\.(\d+)(-.*)?$", version)
     if not match:
@@ -123,7 +126,7 @@ def _candidates(version: str) -> list[str]:
 
 
 def nearest_served(module: str, version: str, cwd: Path) -> str | None:
-    for candidate in _candidates(version):
+    for candidate in patch_candidates(version):
         if module_served(f"{module}@{candidate}", cwd):
             return candidate
     return None
@@ -219,7 +222,14 @@ def _adapt(src: Path, refused: str, required: str, known: Sequence[Adaptation],
     return note
 
 
-def _new_refusals(message: str, done: set[str]) -> list[str]:
+def missing_sum(message: str) -> tuple[str, str] | None:
+    """(module, version) whose checksum the checksum database lacks (404), per go's error."""
+    match = _NO_SUM_RE.search(message)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def refusals_in(message: str, done: set[str]) -> list[str]:
+    """The module@version pins go's error says the proxy refused (403), not in ``done``."""
     return [f"{m}@{v}" for m, v in _REFUSED_RE.findall(message) if f"{m}@{v}" not in done]
 
 
@@ -244,13 +254,13 @@ def adapt_and_build(src: Path, commands: Sequence[tuple[str, list[str]]],
             return applied
         except BuildError as exc:
             message = str(exc)
-            if missing := _NO_SUM_RE.search(message):
-                module, version = missing.groups()
+            if missing := missing_sum(message):
+                module, version = missing
                 applied.append(f"checksums of {module}@{version} from "
                                f"{borrow_sums(src, module, version)}'s go.sum")
                 pending = {}
                 continue
-            fresh = _new_refusals(message, done)
+            fresh = refusals_in(message, done)
             if not fresh:
                 raise
             pending = {m: m.rsplit("@", 1)[0] for m in fresh}

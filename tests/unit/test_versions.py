@@ -45,19 +45,18 @@ def test_each_version_has_its_own_runtime_dir_and_cache_slot() -> None:
 def test_refused_modules_are_read_from_go_errors() -> None:
     message = ("go: github.com/dapr/components-contrib@v1.17.0: reading https://x/@v/v1.17.0.zip: "
                "403 Forbidden\n\tserver response: not available")
-    assert gomod._new_refusals(message, set()) == ["github.com/dapr/components-contrib@v1.17.0"]
-    assert gomod._new_refusals(message, {"github.com/dapr/components-contrib@v1.17.0"}) == []
-    missing = gomod._NO_SUM_RE.search(
-        "verifying github.com/diagridio/go-etcd-cron@v0.12.7/go.mod: reading x: 404 Not Found")
-    assert missing is not None
-    assert missing.groups() == ("github.com/diagridio/go-etcd-cron", "v0.12.7")
+    assert gomod.refusals_in(message, set()) == ["github.com/dapr/components-contrib@v1.17.0"]
+    assert gomod.refusals_in(message, {"github.com/dapr/components-contrib@v1.17.0"}) == []
+    assert gomod.missing_sum(
+        "verifying github.com/diagridio/go-etcd-cron@v0.12.7/go.mod: reading x: 404 Not Found"
+    ) == ("github.com/diagridio/go-etcd-cron", "v0.12.7")
 
 
 def test_replacement_candidates_are_near_patch_releases_newer_first() -> None:
-    assert gomod._candidates("v0.12.4")[:5] == ["v0.12.5", "v0.12.6", "v0.12.7", "v0.12.8",
+    assert gomod.patch_candidates("v0.12.4")[:5] == ["v0.12.5", "v0.12.6", "v0.12.7", "v0.12.8",
                                                  "v0.12.3"]
-    assert gomod._candidates("v1.15.0-rc.2")[0] == "v1.15.0"
-    assert gomod._candidates("not-a-version") == []
+    assert gomod.patch_candidates("v1.15.0-rc.2")[0] == "v1.15.0"
+    assert gomod.patch_candidates("not-a-version") == []
 
 
 def test_cached_build_renames_a_finished_build_into_place(tmp_path: Path) -> None:

@@ -278,12 +278,11 @@ class Replica:
             match=lambda argv: "harness.run.app:app" in argv and arg_value(argv, "port") == app_port)
 
     def _relaunch(self) -> None:
-        """A new `dapr run` for this replica; the old one ends when its daprd or app does."""
+        """A new `dapr run` for this replica, as a user would: end what is left of the old one
+        (the CLI ends the sibling of a child that exited, but only once its own start-up, which
+        retries metadata calls to the sidecar, is over), then run it again."""
         assert self.launcher is not None
-        if self.launcher.alive():
-            wait_until(lambda: not self.launcher or not self.launcher.alive(), timeout_s=15.0,
-                       what=f"{self.launcher.name} exiting after its child did")
-        self.launcher.stop(grace_s=1.0)  # reaps it and ends any child it left
+        self.launcher.stop(grace_s=5.0)  # reaps it and ends any child it left
         for process in self.workers:
             if isinstance(process, AdoptedProcess):
                 process.forget()

@@ -23,7 +23,8 @@ Kinds (``replica`` picks the replica, ``member`` the scheduler member; default 0
 
 Under the ``dapr-run`` launcher the faults hit the daprd and app that `dapr run` started, and the
 CLI reacts as it does for a user: when its daprd or its app exits it ends the other one and
-exits, so a restart is a new `dapr run` of the replica (both processes start again).
+exits. A restart ends what is left of that `dapr run` and starts a new one (both processes
+start again).
 """
 
 from __future__ import annotations

@@ -117,8 +117,8 @@ def test_faults_under_dapr_run_hit_the_daprd_and_app_it_started(
         pause = Nemesis(cluster, [FaultSpec(kind="pause_replica", at_s=0, duration_s=1)])
         start, end = pause.actions()
         start.act()
-        stopped = {psutil.Process(p.pid).status() for p in replica.workers}
-        assert stopped == {psutil.STATUS_STOPPED}
+        wait_until(lambda: {psutil.Process(p.pid).status() for p in replica.workers}
+                   == {psutil.STATUS_STOPPED}, timeout_s=5, what="daprd and app stopped")
         assert psutil.Process(replica.launcher.pid).status() != psutil.STATUS_STOPPED
         end.act()
         pause.close()

@@ -16,6 +16,8 @@ from harness.cluster.launch import choose_launcher
 from harness.cluster.runtime import project_runtime_dir, usable_version
 from harness.cluster.versions import jobs_api_for, normalize_version, version_key
 from harness.paths import LOCAL_RUNTIME_DIR
+from harness.run.replay import read_commands
+from harness.run.rundir import new_run_dir
 from harness.scenario.model import ScenarioError, load_scenario
 
 
@@ -132,3 +134,17 @@ def test_a_scenario_names_its_version_and_launcher_and_is_told_what_is_allowed(
     bad.write_text("replicas: 1\nwindow_s: 5\nlauncher: docker\n")
     with pytest.raises(ScenarioError, match="launcher: not an allowed value"):
         load_scenario(bad)
+
+
+def test_commands_sh_lines_are_read_back_with_their_comment_and_environment(
+        tmp_path: Path) -> None:
+    run = new_run_dir("replay-parse", base=tmp_path)
+    run.note_command(["dapr", "run", "--app-id=taskapi", "--", "python3", "-m", "app"],
+                     {"HARNESS_BINDINGS": '{"cron": "cron"}', "PYTHONPATH": "/repo"},
+                     comment="replica-0: the same replica under the dapr CLI")
+    run.note_command(["curl", "-sS", "-X", "POST", "http://127.0.0.1:1/v1.0/jobs/x"])
+    first, second = read_commands(run.commands)
+    assert first.comment == "replica-0: the same replica under the dapr CLI"
+    assert first.env == {"HARNESS_BINDINGS": '{"cron": "cron"}', "PYTHONPATH": "/repo"}
+    assert first.argv == ["dapr", "run", "--app-id=taskapi", "--", "python3", "-m", "app"]
+    assert (second.comment, second.env, second.argv[0]) == ("", {}, "curl")

@@ -93,6 +93,10 @@ def _run_and_print(scenarios: Sequence[Any], repeat: int, launcher: str | None =
     from harness.runner import run_scenario
     from harness.cluster.runtime import locate_runtime
 
+    with_faults = [s.name for s in scenarios if s.faults]
+    if launcher == "dapr-run-f" and with_faults:
+        raise UsageError(f"--launcher dapr-run-f starts every replica at once, so no fault can "
+                         f"stop or start one: {', '.join(with_faults)} (use daprd or dapr-run)")
     runtime = locate_runtime(dapr_version)
     _say(docker_scheduler_status())
     results = [run_scenario(s, runtime, progress=_say, launcher=launcher,

@@ -263,11 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    setup = sub.add_parser("setup", help="install Python packages; build or locate Dapr 1.18.3",
-                           description="Idempotent: installs the Python dependencies and builds "
-                           "daprd, scheduler and placement 1.18.3 from Go modules into .dapr/ "
-                           "(cached outside the clone), unless DAPR_RUNTIME_PATH or an existing "
-                           "install of that version is found.")
+    setup = sub.add_parser("setup", help="install Python packages; build or locate Dapr and "
+                           "the dapr CLI",
+                           description="Idempotent: installs the Python dependencies, then uses "
+                           "an installed Dapr >= 1.14 (DAPR_RUNTIME_PATH, .dapr/, daprd on PATH, "
+                           "~/.dapr) or builds daprd, scheduler and placement (1.18.3, or each "
+                           "--dapr-version) from Go modules (cached outside the clone); builds "
+                           "the dapr CLI from DAPR_CLI_SOURCE when no dapr is on PATH.")
     setup.add_argument("--dapr-version", action="append", metavar="X.Y.Z", type=_version_arg,
                        help="build (or find) this Dapr version instead of the default "
                        "(repeatable); each goes into its own cache entry and "

@@ -66,8 +66,9 @@ def _mechanism_cell(summary: dict[str, Any] | None, mechanism: str) -> Cell:
             f"lost {totals['lost_ticks']}, early {totals['early_triggers']}")
     # A binding's duplicated ticks are its ticks (one trigger per replica each): the window's
     # length, not a behaviour; whether any tick was lost or early is.
-    key = (f"{verdict} {mean} lost={totals['lost_ticks'] > 0} "
-           f"early={totals['early_triggers'] > 0}")
+    # Triggers per tick are compared to one decimal: a fault's outage moves the second.
+    rough = f"{sum(per_tick) / len(per_tick):.1f}" if per_tick else "-"
+    key = f"{verdict} {rough} lost={totals['lost_ticks'] > 0} early={totals['early_triggers'] > 0}"
     return Cell(text, summary.get("run_id"), key)
 
 

@@ -30,7 +30,9 @@ examples:
   python -m harness compare 0012 0031         two runs, e.g. two Dapr versions
 
 environment:
-  DAPR_RUNTIME_PATH   use DIR/.dapr/bin (daprd, scheduler, placement 1.18.3) instead of building
+  DAPR_RUNTIME_PATH   use DIR/.dapr/bin (daprd, scheduler, placement, any version >= 1.14)
+  DAPR_CLI_SOURCE     setup builds the dapr CLI from this archive or checkout of dapr/cli
+  DAPR_HARNESS_LAUNCHER  default launcher: daprd, dapr-run or dapr-run-f
   DAPR_HARNESS_CACHE  where the Dapr build is cached (default ~/.cache/dapr-schedule-harness)
   DAPR_HARNESS_RUNS   where run directories go (default results/runs)
 """
@@ -49,10 +51,13 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
     ensure_python_packages()
     ensure_apt_packages()
-    from harness.cluster.build import ensure_runtime
+    from harness.cluster.build import ensure_cli, ensure_runtime
     from harness.cluster.docker_probe import docker_scheduler_status
+    from harness.cluster.gomod import Progress
 
-    ensure_runtime()
+    for version in getattr(args, "dapr_version", None) or [None]:
+        ensure_runtime(version)
+    ensure_cli(Progress())
     print(f"[setup] {docker_scheduler_status()}", flush=True)
     return 0
 
@@ -83,19 +88,28 @@ def resolve_scenarios(names: Sequence[str]) -> list[Any]:
 
 
 def _run_and_print(scenarios: Sequence[Any], repeat: int, *, compact: bool = False,
-                   runs_dir: Path | None = None) -> int:
+                   runs_dir: Path | None = None, launcher: str | None = None,
+                   dapr_version: str | None = None) -> int:
     from harness.cluster.docker_probe import docker_scheduler_status
     from harness.cluster.runtime import locate_runtime
     from harness.reports.comparison import headline_table, mechanism_table
     from harness.runner import run_scenario
 
-    runtime = locate_runtime()
+    with_faults = [s.name for s in scenarios if s.faults]
+    if launcher == "dapr-run-f" and with_faults:
+        raise UsageError(f"--launcher dapr-run-f starts every replica at once, so no fault can "
+                         f"stop or start one: {', '.join(with_faults)} (use daprd or dapr-run)")
+    runtime = locate_runtime(dapr_version)
     _say(docker_scheduler_status())
-    results = [run_scenario(s, runtime, progress=_say, runs_dir=runs_dir)
+    results = [run_scenario(s, runtime, progress=_say, runs_dir=runs_dir, launcher=launcher,
+                            dapr_version=dapr_version)
                for s in scenarios for _ in range(repeat)]
     summaries = [r.summary for r in results]
     print()
-    print(f"Dapr {runtime.version}; runs under {runs_dir or RUNS_DIR}")
+    versions = sorted({s.dapr.version for s in summaries})
+    launchers = sorted({s.dapr.launcher for s in summaries})
+    print(f"Dapr {', '.join(versions)} (launcher {', '.join(launchers)}); runs under "
+          f"{runs_dir or RUNS_DIR}")
     if compact:
         for summary in summaries:
             print(headline_table(summary, evidence_link=False), end="\n\n")
@@ -115,7 +129,23 @@ def _run_and_print(scenarios: Sequence[Any], repeat: int, *, compact: bool = Fal
 def cmd_run(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise UsageError(f"--repeat must be >= 1, got {args.repeat}")
-    return _run_and_print(resolve_scenarios(args.scenarios), args.repeat)
+    return _run_and_print(resolve_scenarios(args.scenarios), args.repeat,
+                          launcher=args.launcher, dapr_version=args.dapr_version)
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from harness.matrix import DEFAULT_FAULTS, run_matrix
+    from harness.reports.claims import load_claim_scenarios
+    from harness.reports.versions import write_versions_report
+
+    out, runs_dir = Path(args.out), Path(args.runs_dir)
+    if not args.report_only:
+        names = args.scenarios or [HEADLINE_SCENARIO, *sorted(
+            {s.source.stem for s in load_claim_scenarios(SCENARIOS_DIR)}), *DEFAULT_FAULTS]
+        print(run_matrix(resolve_scenarios(names), args.versions, out=out, say=_say,
+                         launcher=args.launcher, runs_dir=runs_dir))
+    print(write_versions_report(out, runs_dir, SCENARIOS_DIR))
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -267,6 +297,16 @@ def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
                         help=f"where the run directories are (default {RUNS_DIR})")
 
 
+def _add_launch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--launcher", choices=["daprd", "dapr-run", "dapr-run-f"],
+                        help="how replicas are started: daprd directly (default), one real "
+                        "`dapr run` per replica, or one `dapr run -f dapr.yaml` for all; "
+                        "overrides a scenario's `launcher:`")
+    parser.add_argument("--dapr-version", type=_version_arg, metavar="X.Y.Z",
+                        help="run on this Dapr version (set up with `setup --dapr-version`); "
+                        "overrides a scenario's `dapr_version:`")
+
+
 def _add_out(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=str(RESULTS_DIR), help=f"output dir (default {RESULTS_DIR})")
 
@@ -274,6 +314,15 @@ def _add_out(parser: argparse.ArgumentParser) -> None:
 def _add_allow_dirty(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-dirty", action="store_true",
                         help="also cite runs of a tree with uncommitted changes (marked dirty)")
+
+
+def _version_arg(text: str) -> str:
+    from harness.cluster.versions import normalize_version
+
+    try:
+        return normalize_version(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -284,11 +333,17 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    setup = sub.add_parser("setup", help="install Python packages; build or locate Dapr 1.18.3",
-                           description="Idempotent: installs the Python dependencies and builds "
-                           "daprd, scheduler and placement 1.18.3 from Go modules into .dapr/ "
-                           "(cached outside the clone), unless DAPR_RUNTIME_PATH or an existing "
-                           "install of that version is found.")
+    setup = sub.add_parser("setup", help="install Python packages; build or locate Dapr and "
+                           "the dapr CLI",
+                           description="Idempotent: installs the Python dependencies, then uses "
+                           "an installed Dapr >= 1.14 (DAPR_RUNTIME_PATH, .dapr/, daprd on PATH, "
+                           "~/.dapr) or builds daprd, scheduler and placement (1.18.3, or each "
+                           "--dapr-version) from Go modules (cached outside the clone); builds "
+                           "the dapr CLI from DAPR_CLI_SOURCE when no dapr is on PATH.")
+    setup.add_argument("--dapr-version", action="append", metavar="X.Y.Z", type=_version_arg,
+                       help="build (or find) this Dapr version instead of the default "
+                       "(repeatable); each goes into its own cache entry and "
+                       ".dapr-versions/X.Y.Z/.dapr")
     setup.set_defaults(func=cmd_setup)
     test = sub.add_parser("test", help="setup, then run pytest (unit tests and scenarios)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments passed to pytest")
@@ -305,7 +360,33 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a scenario file, a file stem (e.g. comparison) or a scenario name")
     run.add_argument("--repeat", type=int, default=1, metavar="K",
                      help="run each scenario K times (default 1)")
+    _add_launch_options(run)
     run.set_defaults(func=cmd_run)
+    matrix = sub.add_parser(
+        "matrix", help="the same scenarios on several Dapr versions: results/versions.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Builds (or finds) each Dapr version, runs the scenarios once on each, and "
+        "writes results/versions.json (which run is which) and results/versions.md: every "
+        "comparison and fault row and every claim by version, cells that differ from the newest "
+        "version marked, each cell linked to its run, versions that did not build and why. "
+        "A cold build of one extra version takes several minutes on 2 cores. Runs of earlier "
+        "invocations are kept, so versions can be added one at a time.",
+        epilog="default scenarios: comparison, every claim scenario, fault-kill-daprd, "
+        "fault-kill-scheduler\n"
+        "example: python -m harness matrix --versions 1.14.0 1.16.0 1.18.3 comparison")
+    matrix.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                        help="scenario files, stems or names (default: see below)")
+    matrix.add_argument("--versions", nargs="+", type=_version_arg, metavar="X.Y.Z",
+                        default=["1.14.0", "1.16.0", "1.18.3"],
+                        help="Dapr versions (default 1.14.0 1.16.0 1.18.3; the proxy here "
+                        "serves 1.14.0 1.15.0 1.16.0 1.17.0 1.18.0 1.18.2 1.18.3)")
+    matrix.add_argument("--launcher", choices=["daprd", "dapr-run", "dapr-run-f"],
+                        help="how replicas are started (default: daprd)")
+    matrix.add_argument("--report-only", action="store_true",
+                        help="only render results/versions.md from results/versions.json")
+    _add_runs_dir(matrix)
+    _add_out(matrix)
+    matrix.set_defaults(func=cmd_matrix)
     report = sub.add_parser("report", help="write Markdown tables and plots from the runs",
                             description="Writes results/comparison.md (latest run of each "
                             "comparison scenario, or the runs named with --run), timelines and "

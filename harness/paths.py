@@ -12,6 +12,8 @@ RESULTS_DIR = REPO_ROOT / "results"
 RUNS_DIR = RESULTS_DIR / "runs"
 # `dapr --runtime-path REPO_ROOT` means REPO_ROOT/.dapr: the project-local runtime dir.
 LOCAL_RUNTIME_DIR = REPO_ROOT / ".dapr"
+# The dapr CLI setup builds from DAPR_CLI_SOURCE (a dapr CLI on PATH is preferred to it).
+LOCAL_CLI = LOCAL_RUNTIME_DIR / "bin" / "dapr"
 
 
 def cache_dir() -> Path:

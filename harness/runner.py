@@ -31,17 +31,20 @@ from harness.check import (
     cross_check,
     grace_period,
 )
+from harness.cluster.build import find_cli
 from harness.cluster.controlplane import Cluster, started_cluster
+from harness.cluster.launch import LaunchChoice, choose_launcher
+from harness.cluster.metrics import metric_total
 from harness.cluster.preflight import check_runs_dir
 from harness.cluster.reaper import reap_orphans
-from harness.cluster.metrics import metric_total
-from harness.run.tasks import TaskDriver, install_task_bindings
 from harness.cluster.runtime import DaprRuntime, locate_runtime, logged_version
+from harness.cluster.versions import jobs_api_for
 from harness.paths import REPO_ROOT
 from harness.run.driver import JobsClient, install_bindings
 from harness.run.history import HistoryWriter, load_history
 from harness.run.nemesis import Nemesis
 from harness.run.rundir import RunDir, new_run_dir, runs_base
+from harness.run.tasks import TaskDriver, install_task_bindings
 from harness.scenario.model import Scenario
 from harness.summary import DaprInfo, Provenance, RunSummary, assemble_summary
 
@@ -228,7 +231,8 @@ def _drive(cluster: Cluster, scenario: Scenario, run: RunDir, history: HistoryWr
            progress: _Progress | None) -> tuple[list[str], dict[str, float | None], float]:
     """The observation window: jobs created and faults injected on the scenario's timeline."""
     errors: list[str] = []
-    jobs = JobsClient(cluster.dapr_url, history, run, api_token=scenario.dapr_api_token)
+    jobs = JobsClient(cluster.dapr_url, history, run, api_token=scenario.dapr_api_token,
+                      default_api=jobs_api_for(cluster.runtime.version))
     tasks = TaskDriver(cluster.dapr_url, cluster.sdk_sidecar, history, run,
                        api_token=scenario.dapr_api_token)
     try:
@@ -253,13 +257,26 @@ def _drive(cluster: Cluster, scenario: Scenario, run: RunDir, history: HistoryWr
         tasks.close()
 
 
+def _runtime_for(scenario: Scenario, runtime: DaprRuntime | None,
+                 dapr_version: str | None) -> DaprRuntime:
+    """The Dapr asked for (argument, then the scenario's dapr_version), else the one given."""
+    want = dapr_version or scenario.dapr_version
+    if want and (runtime is None or runtime.version != want):
+        return locate_runtime(want)
+    return runtime or locate_runtime()
+
+
 def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
                  progress: Callable[[str], None] | None = None,
-                 runs_dir: Path | None = None) -> RunResult:
+                 runs_dir: Path | None = None, *, launcher: str | None = None,
+                 dapr_version: str | None = None) -> RunResult:
     """Run one scenario on real Dapr; the history is on disk whatever happens."""
-    runtime = runtime or locate_runtime()
+    runtime = _runtime_for(scenario, runtime, dapr_version)
     reap_orphans(progress or _print_line)  # what runs whose runner died left behind
     check_runs_dir(runs_base(runs_dir), scenario.schedulers)  # one clear line, nothing started
+    launch = choose_launcher(launcher or scenario.launcher, find_cli)
+    if launch.note and progress:
+        progress(launch.note)
     run = new_run_dir(scenario.name, base=runs_dir)
     (run.root / "scenario.json").write_text(scenario.model_dump_json(indent=2))
     reporter = _Progress(scenario, run, progress) if progress else None
@@ -275,12 +292,14 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
                            dapr_api_token=scenario.dapr_api_token,
                            grpc_replicas=scenario.grpc_replicas,
                            tasks=[t.model_dump() for t in scenario.tasks],
-                           redis=scenario.needs_redis)
+                           redis=scenario.needs_redis, launcher=launch.launcher,
+                           cli=launch.cli)
         if progress:
             progress(f"{scenario.name}: starting {scenario.replicas} replica(s) ({run.root})")
         t0 = time.monotonic()
         with started_cluster(make_cluster) as cluster:  # fresh ports if one was taken
             startup = time.monotonic() - t0
+            flag_notes = cluster.flag_notes()
             errors, metrics, window = _drive(cluster, scenario, run, history, reporter)
             t1 = time.monotonic()
         timings = {"startup_s": round(startup, 3), "window_s": round(window, 3),
@@ -288,6 +307,8 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
     report = check_run(scenario, load_history(run.history))
     summary = build_summary(run, scenario, runtime, report, timings, started,
                             _metrics_check(run, metrics), errors)
+    summary.dapr = summary.dapr.model_copy(
+        update=launch_record(launch, flag_notes, runtime.version))
     summary.write(run.summary)
     if progress:
         progress(f"{scenario.name}: {'passed' if summary.passed else 'FAILED'} ({run.root})")
@@ -309,6 +330,14 @@ def dapr_versions(runtime: DaprRuntime, run: RunDir) -> DaprInfo:
 def _scenario_file(scenario: Scenario) -> str:
     source = scenario.source.resolve()
     return str(source.relative_to(REPO_ROOT)) if source.is_relative_to(REPO_ROOT) else str(source)
+
+
+def launch_record(launch: LaunchChoice, flag_notes: list[str], version: str) -> dict[str, Any]:
+    """How the run's Dapr was started: launcher, CLI, flags fitted to the version, Jobs API."""
+    return {"launcher": launch.launcher, "launcher_note": launch.note,
+            "cli": launch.cli_version if launch.launcher != "daprd" else None,
+            "cli_path": str(launch.cli) if launch.cli and launch.launcher != "daprd" else None,
+            "flag_adaptations": flag_notes, "jobs_api_default": jobs_api_for(version)}
 
 
 def build_summary(run: RunDir, scenario: Scenario, runtime: DaprRuntime, report: CheckReport,

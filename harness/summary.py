@@ -53,6 +53,12 @@ class DaprInfo(_Model):
     cli: str | None = None
     source: str | None = None
     adaptations: list[Any] = Field(default_factory=list)
+    # How the run's Dapr was started (harness.runner.launch_record).
+    launcher: str = "daprd"
+    launcher_note: str | None = None
+    cli_path: str | None = None
+    flag_adaptations: list[str] = Field(default_factory=list)
+    jobs_api_default: str | None = None
 
     @property
     def version(self) -> str:

@@ -1,9 +1,14 @@
-"""Build Dapr's daprd, scheduler and placement from Go modules into a cache, then install them.
+"""Build Dapr's daprd, scheduler and placement (any version) and the dapr CLI into a cache.
 
 Release downloads and `dapr init` cannot work without internet, so the binaries are built from
 the Go module proxy with the machine's own Go configuration. The build runs inside a copy of
-dapr's own module so that its go.mod (with its replace lines) applies exactly. Where a module
-that dapr pins is not served, a documented adaptation is applied, and only then: see ADAPTATIONS.
+dapr's own module so that its go.mod (with its replace lines) applies exactly. Where a module a
+version pins is not served, an adaptation is applied, and only then (see harness/cluster/gomod.py);
+each one is recorded in the cache entry's manifest.json and in every run's summary.
+
+A build is written into a temporary directory beside its cache entry and renamed into place
+once complete, so an interrupted build (Ctrl-C, a crash, a full disk) never leaves a cache entry
+that looks finished; leftovers of a killed build are removed by the next build of that entry.
 """
 
 from __future__ import annotations
@@ -14,127 +19,99 @@ import json
 import os
 import platform
 import shutil
-import subprocess
+import tarfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from harness.paths import LOCAL_RUNTIME_DIR, cache_dir
-from harness.cluster.runtime import DaprMissingError, DaprRuntime, check_runtime_dir, ensure_layout
+from harness.cluster.gomod import (
+    ADAPTATIONS,
+    CLI_ADAPTATIONS,
+    BuildError,
+    Progress,
+    adapt_and_build,
+    download_module,
+    go,
+)
+from harness.cluster.runtime import (
+    DaprMissingError,
+    DaprRuntime,
+    check_runtime_dir,
+    ensure_layout,
+    locate_runtime,
+    project_runtime_dir,
+)
 from harness.cluster.versions import (
     CONTROL_PLANE_BINARIES,
-    DAPR_CLI_MODULE,
     DAPR_CLI_VERSION,
     DAPR_MODULE,
-    DAPR_RUNTIME_VERSION,
+    DEFAULT_DAPR_VERSION,
+    normalize_version,
 )
+from harness.paths import LOCAL_CLI, cache_dir
 
-__all__ = ["ADAPTATIONS", "BuildError", "build_dapr", "ensure_runtime", "stale_project_build"]
+__all__ = [
+    "ADAPTATIONS",
+    "BUILD_TAGS",
+    "DAPRD_BUILD_TAG",
+    "BuildError",
+    "build_cli",
+    "build_dapr",
+    "build_slot",
+    "build_tags",
+    "cached_build",
+    "ensure_cli",
+    "ensure_runtime",
+    "find_cli",
+    "stale_project_build",
+]
 
 MIN_FREE_BYTES = 6 * 1024**3  # module cache + build cache of a cold daprd build
-LDFLAGS = (
-    "-s -w "
-    f"-X github.com/dapr/dapr/pkg/buildinfo.version={DAPR_RUNTIME_VERSION} "
-    f"-X github.com/dapr/kit/logger.DaprVersion={DAPR_RUNTIME_VERSION}"
-)
-# daprd's component set. `allcomponents` because lock.redis (the distributed lock API) is an
-# alpha component that `stablecomponents` leaves out (cmd/daprd/components/lock_redis.go).
+# The one build tag of daprd (cmd/daprd/components/zz_notag.go panics without one). A single
+# parameter of the recipe: changing it builds into a fresh cache entry. The pinned version gets
+# `allcomponents` because lock.redis (the distributed lock API, for binding-lock) is an alpha
+# component that `stablecomponents` leaves out (cmd/daprd/components/lock_redis.go); the other
+# versions run the version matrix (jobs, cron bindings), which stable components cover, and
+# build in about half the time.
 DAPRD_BUILD_TAG = "allcomponents"
+OTHER_VERSIONS_BUILD_TAG = "stablecomponents"
 BUILD_TAGS = {"daprd": DAPRD_BUILD_TAG}
 
 
-class BuildError(RuntimeError):
-    """The build cannot go on; the message says which step and what to do."""
+def build_tags(version: str) -> dict[str, str]:
+    """The Go build tags of each binary of ``version``."""
+    if version == DEFAULT_DAPR_VERSION:
+        return BUILD_TAGS
+    return {"daprd": OTHER_VERSIONS_BUILD_TAG}
+CLI_SOURCE_ENV = "DAPR_CLI_SOURCE"
 
 
-@dataclass(frozen=True)
-class Adaptation:
-    """A change to dapr's source tree, applied only when one of ``needs`` is not served."""
-
-    name: str
-    why: str
-    needs: tuple[str, ...]  # module@version
-    apply: Callable[[Path], None]
-
-
-def _replace_durabletask(src: Path) -> None:
-    _go(["mod", "edit", "-replace",
-         "github.com/dapr/durabletask-go=github.com/dapr/durabletask-go@v0.12.1"], cwd=src)
-
-
-def _drop_pulsar(src: Path) -> None:
-    for path in (src / "cmd/daprd/components").glob("pubsub_pulsar*.go"):
-        path.unlink()
-
-
-ADAPTATIONS = (
-    Adaptation(
-        name="durabletask-go v0.12.4 -> v0.12.1",
-        why="workflow engine dependency: jobs, bindings and reminders do not use it; the "
-            "workflow mechanism runs on it",
-        needs=("github.com/dapr/durabletask-go@v0.12.4",),
-        apply=_replace_durabletask,
-    ),
-    Adaptation(
-        name="pulsar pub/sub component left out of daprd",
-        why="its avro and pulsar-client forks are pinned; no scenario uses pulsar",
-        needs=(
-            "github.com/iskorotkov/avro/v2@v2.33.1",
-            "github.com/twmb/pulsar-client-go@v0.20.1-0.20260624144353-90eefc81f70a",
-        ),
-        apply=_drop_pulsar,
-    ),
-)
-
-
-class Progress:
-    """Prints each step with the time elapsed since setup began."""
-
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-
-    def say(self, message: str) -> None:
-        print(f"[setup {time.monotonic() - self.start:6.1f}s] {message}", flush=True)
-
-
-def _go(args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
-    go = shutil.which("go")
-    if go is None:
-        raise BuildError("Go is not on PATH; install Go >= 1.26 to build Dapr from its modules")
-    proc = subprocess.run(
-        [go, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+def ldflags(version: str) -> str:
+    """The version stamps dapr's Makefile sets; an unstamped daprd says `edge` (the CLI then
+    drops the scheduler address in multi-app runs)."""
+    return (
+        "-s -w "
+        f"-X github.com/dapr/dapr/pkg/buildinfo.version={version} "
+        f"-X github.com/dapr/kit/logger.DaprVersion={version}"
     )
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise BuildError(f"`go {' '.join(args)}` failed:\n{tail}")
-    return proc.stdout
 
 
-def module_served(module_at_version: str) -> bool:
-    try:
-        _go(["mod", "download", "-json", module_at_version])
-    except BuildError:
-        return False
-    return True
+def cli_ldflags(version: str) -> str:
+    """The CLI's own version stamps (dapr/cli Makefile)."""
+    return (f"-s -w -X main.version={version} -X main.apiVersion=1.0 "
+            f"-X github.com/dapr/cli/pkg/standalone.gitversion=v{version}")
 
 
-def download_module(module_at_version: str) -> Path:
-    info = json.loads(_go(["mod", "download", "-json", module_at_version]))
-    if "Dir" not in info:
-        raise BuildError(f"module {module_at_version} is not served: {info.get('Error')}")
-    return Path(info["Dir"])
-
-
-def recipe_key() -> str:
+def recipe_key(version: str = DEFAULT_DAPR_VERSION) -> str:
     """Identifies what a build produces; a changed recipe builds into a fresh cache slot."""
-    recipe = json.dumps([LDFLAGS, BUILD_TAGS, [a.name for a in ADAPTATIONS]])
+    recipe = json.dumps([ldflags(version), build_tags(version), [a.name for a in ADAPTATIONS]])
     return hashlib.sha256(recipe.encode()).hexdigest()[:10]
 
 
-def build_slot() -> Path:
-    return cache_dir() / f"dapr-{DAPR_RUNTIME_VERSION}-{recipe_key()}"
+def build_slot(version: str = DEFAULT_DAPR_VERSION) -> Path:
+    return cache_dir() / f"dapr-{version}-{recipe_key(version)}"
 
 
 @contextmanager
@@ -156,113 +133,178 @@ def _check_disk(where: Path) -> None:
         )
 
 
-def _prepare_source(slot: Path, progress: Progress) -> tuple[Path, list[str]]:
-    progress.say(f"downloading {DAPR_MODULE}@v{DAPR_RUNTIME_VERSION}")
-    pristine = download_module(f"{DAPR_MODULE}@v{DAPR_RUNTIME_VERSION}")
-    src = slot / "src"
-    shutil.rmtree(src, ignore_errors=True)
+def _writable_copy(pristine: Path, src: Path) -> None:
     shutil.copytree(pristine, src)
     for path in [src, *src.rglob("*")]:
         path.chmod(path.stat().st_mode | 0o200)  # module cache files are read-only
-    applied = []
-    for adaptation in ADAPTATIONS:
-        if all(module_served(m) for m in adaptation.needs):
-            continue
-        progress.say(f"not served: {', '.join(adaptation.needs)}; applying: {adaptation.name}")
-        adaptation.apply(src)
-        applied.append(f"{adaptation.name} ({adaptation.why})")
-    return src, applied
 
 
-def _build_binaries(src: Path, out: Path, progress: Progress) -> None:
-    env = {**os.environ, "CGO_ENABLED": "0"}
-    for name in CONTROL_PLANE_BINARIES:
-        progress.say(f"building {name} (first build: several minutes)")
-        tags = ["-tags", BUILD_TAGS[name]] if name in BUILD_TAGS else []
-        _go(["build", "-mod=mod", "-trimpath", *tags, "-ldflags", LDFLAGS,
-             "-o", str(out / name), f"./cmd/{name}"], cwd=src, env=env)
+def cached_build(slot: Path, build: Callable[[Path], dict[str, Any]],
+                 progress: Progress) -> Path:
+    """The complete cache entry ``slot``, built by ``build(tmp)`` into a temp dir if missing.
 
-
-def build_dapr(progress: Progress) -> Path:
-    """Build into the cache slot unless it is complete; returns the slot's bin dir."""
-    slot = build_slot()
-    manifest = slot / "manifest.json"
+    ``build`` fills ``tmp/bin`` and may use ``tmp/src``; it returns the manifest. Only a
+    finished build is renamed to ``slot`` (rename is atomic on one filesystem)."""
     with _locked(slot.parent / f"{slot.name}.lock"):
-        if manifest.exists():
+        if (slot / "manifest.json").exists():
             progress.say(f"taking the cached build {slot}")
-            return slot / "bin"
-        _check_disk(slot)
-        src, applied = _prepare_source(slot, progress)
-        bin_dir = slot / "bin"
-        bin_dir.mkdir(exist_ok=True)
-        _build_binaries(src, bin_dir, progress)
-        manifest.write_text(json.dumps({
-            "version": DAPR_RUNTIME_VERSION,
-            "adaptations": applied,
-            "tags": BUILD_TAGS,
-            "go": _go(["version"]).strip(),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "machine": platform.machine(),
-        }, indent=2))
-        shutil.rmtree(src, ignore_errors=True)
-        return bin_dir
+            return slot
+        for stale in slot.parent.glob(f".{slot.name}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)  # a killed build's leftovers
+        _check_disk(slot.parent)
+        tmp = slot.parent / f".{slot.name}.tmp-{os.getpid()}"
+        started = time.monotonic()
+        try:
+            (tmp / "bin").mkdir(parents=True)
+            manifest = build(tmp)
+            manifest |= {
+                "machine": platform.machine(),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "build_seconds": round(time.monotonic() - started, 1),
+            }
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+            shutil.rmtree(tmp / "src", ignore_errors=True)
+            if slot.exists():  # an entry without manifest: written by an older, non-atomic build
+                shutil.rmtree(slot)
+            os.rename(tmp, slot)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        progress.say(f"built {slot.name} in {time.monotonic() - started:.0f} s")
+        return slot
+
+
+def build_dapr(progress: Progress, version: str = DEFAULT_DAPR_VERSION) -> Path:
+    """Build ``version`` into its cache slot unless it is complete; returns the slot's bin dir."""
+    version = normalize_version(version)
+
+    def build(tmp: Path) -> dict[str, Any]:
+        progress.say(f"downloading {DAPR_MODULE}@v{version}")
+        src = tmp / "src"
+        _writable_copy(download_module(f"{DAPR_MODULE}@v{version}"), src)
+        env = {**os.environ, "CGO_ENABLED": "0"}
+        commands = []
+        for name in CONTROL_PLANE_BINARIES:
+            tags = ["-tags", build_tags(version)[name]] if name in build_tags(version) else []
+            commands.append((name, ["build", "-mod=mod", "-trimpath", *tags, "-ldflags",
+                                    ldflags(version), "-o", str(tmp / "bin" / name),
+                                    f"./cmd/{name}"]))
+        applied = adapt_and_build(src, commands, ADAPTATIONS, env, progress)
+        return {"version": version, "adaptations": applied, "tags": build_tags(version),
+                "go": go(["version"]).strip()}
+
+    return cached_build(build_slot(version), build, progress) / "bin"
+
+
+def _cli_tree(source: Path, into: Path) -> tuple[Path, str]:
+    """A writable copy of the CLI's source (an archive or a checkout) and its sha256 or path."""
+    if source.is_dir():
+        shutil.copytree(source, into, ignore=shutil.ignore_patterns(".git"))
+        return into, str(source.resolve())
+    with tarfile.open(source) as archive:
+        archive.extractall(into, filter="data")
+    roots = [p.parent for p in into.rglob("main.go") if (p.parent / "go.mod").exists()]
+    if not roots:
+        raise BuildError(f"{source}: no main.go beside a go.mod; is it the dapr/cli source?")
+    return min(roots, key=lambda p: len(p.parts)), hashlib.sha256(source.read_bytes()).hexdigest()
+
+
+def _cli_key(source: Path) -> str:
+    ident = str(source.resolve()) if source.is_dir() else hashlib.sha256(
+        source.read_bytes()).hexdigest()
+    recipe = json.dumps([ident, cli_ldflags(DAPR_CLI_VERSION), [a.name for a in CLI_ADAPTATIONS]])
+    return hashlib.sha256(recipe.encode()).hexdigest()[:10]
+
+
+def build_cli(source: Path, progress: Progress) -> Path:
+    """Build the dapr CLI from its source (archive or checkout) into the cache; the binary."""
+    if not source.exists():
+        raise BuildError(f"{CLI_SOURCE_ENV}={source}: no such file or directory")
+
+    def build(tmp: Path) -> dict[str, Any]:
+        progress.say(f"building the dapr CLI v{DAPR_CLI_VERSION} from {source}")
+        src, ident = _cli_tree(source, tmp / "src")
+        env = {**os.environ, "CGO_ENABLED": "0"}
+        command = ("dapr", ["build", "-mod=mod", "-ldflags", cli_ldflags(DAPR_CLI_VERSION),
+                            "-o", str(tmp / "bin" / "dapr"), "."])
+        applied = adapt_and_build(src, [command], CLI_ADAPTATIONS, env, progress)
+        return {"cli_version": DAPR_CLI_VERSION, "source": ident, "adaptations": applied,
+                "go": go(["version"]).strip()}
+
+    slot = cache_dir() / f"dapr-cli-{DAPR_CLI_VERSION}-{_cli_key(source)}"
+    return cached_build(slot, build, progress) / "bin" / "dapr"
+
+
+def find_cli() -> Path | None:
+    """The dapr CLI a user has (on PATH, from Dapr's installer), else the project's build."""
+    if on_path := shutil.which("dapr"):
+        return Path(on_path)
+    return LOCAL_CLI if LOCAL_CLI.is_file() else None
+
+
+def _link(source: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.unlink(missing_ok=True)
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copy2(source, dest)
 
 
 def _install(bin_dir: Path, runtime_dir: Path) -> None:
-    """Hard-link (or copy) the cached binaries into the project-local runtime dir."""
-    target = runtime_dir / "bin"
-    target.mkdir(parents=True, exist_ok=True)
-    for name in [*CONTROL_PLANE_BINARIES, "dapr"]:
-        source, dest = bin_dir / name, target / name
-        if not source.exists():
-            continue
-        dest.unlink(missing_ok=True)
-        try:
-            os.link(source, dest)
-        except OSError:
-            shutil.copy2(source, dest)
+    """Hard-link (or copy) the cached binaries into a project-local runtime dir."""
+    for name in CONTROL_PLANE_BINARIES:
+        _link(bin_dir / name, runtime_dir / "bin" / name)
     shutil.copy2(bin_dir.parent / "manifest.json", runtime_dir / "build-manifest.json")
     ensure_layout(runtime_dir)
 
 
-def _cli_note(progress: Progress) -> None:
-    """The dapr CLI is optional: replicas are started with daprd directly, as `dapr run` does."""
-    if shutil.which("dapr"):
-        return
-    if not module_served(f"{DAPR_CLI_MODULE}@v{DAPR_CLI_VERSION}"):
-        progress.say(
-            f"dapr CLI v{DAPR_CLI_VERSION} is not served by the Go module proxy here; the harness "
-            "starts daprd with the flags `dapr run` would pass and writes the equivalent "
-            "`dapr run` commands into each run's commands.sh"
-        )
+def ensure_cli(progress: Progress) -> Path | None:
+    """The dapr CLI: on PATH, or built from DAPR_CLI_SOURCE; None (said in one line) if neither."""
+    if on_path := shutil.which("dapr"):
+        progress.say(f"using the dapr CLI on PATH: {on_path}")
+        return Path(on_path)
+    source = os.environ.get(CLI_SOURCE_ENV)
+    if not source and LOCAL_CLI.is_file():
+        progress.say(f"using the dapr CLI built earlier: {LOCAL_CLI}")
+        return LOCAL_CLI
+    if not source:
+        progress.say(f"no dapr CLI on PATH and {CLI_SOURCE_ENV} not set: the CLI launchers "
+                     "fall back to starting daprd directly (launcher daprd)")
+        return None
+    binary = build_cli(Path(source), progress)
+    _link(binary, LOCAL_CLI)
+    shutil.copy2(binary.parent.parent / "manifest.json", LOCAL_CLI.parent / "cli-manifest.json")
+    progress.say(f"dapr CLI v{DAPR_CLI_VERSION} ready: {LOCAL_CLI}")
+    return LOCAL_CLI
 
 
 def stale_project_build(runtime: DaprRuntime) -> bool:
-    """The project's own .dapr from an older recipe (e.g. daprd without lock.redis)."""
+    """A project build (``.dapr`` or ``.dapr-versions``) from an older recipe, e.g. a daprd
+    without lock.redis: rebuilt (or taken from the cache) rather than used."""
     manifest = runtime.root / "build-manifest.json"
-    if runtime.root != LOCAL_RUNTIME_DIR or not manifest.exists():
+    if runtime.source != "project build" or not manifest.exists():
         return False
-    return json.loads(manifest.read_text()).get("tags") != BUILD_TAGS
+    wanted = build_tags(runtime.version)
+    return json.loads(manifest.read_text()).get("tags", wanted) != wanted
 
 
-def ensure_runtime() -> DaprRuntime:
-    """A usable pinned Dapr: an existing one if found, else built (or taken from the cache)."""
+def ensure_runtime(version: str | None = None) -> DaprRuntime:
+    """A usable Dapr (of ``version`` if given): an existing install if found, else built."""
     progress = Progress()
-    from harness.cluster.runtime import locate_runtime
-
     try:
-        runtime = locate_runtime()
+        runtime = locate_runtime(version)
         if stale_project_build(runtime):
-            raise DaprMissingError(f"{runtime.root} was built with other tags than {BUILD_TAGS}")
+            raise DaprMissingError(f"{runtime.root} was built with other tags than "
+                                   f"{build_tags(runtime.version)}")
         progress.say(f"using Dapr {runtime.version} from {runtime.source}: {runtime.root}")
         return runtime
     except DaprMissingError:
-        if os.environ.get("DAPR_RUNTIME_PATH"):
+        if os.environ.get("DAPR_RUNTIME_PATH") and version is None:
             raise
-        progress.say(f"no Dapr {DAPR_RUNTIME_VERSION} install found; installing the project's own")
-    bin_dir = build_dapr(progress)
-    _install(bin_dir, LOCAL_RUNTIME_DIR)
-    _cli_note(progress)
-    runtime = check_runtime_dir(LOCAL_RUNTIME_DIR, "project build")
+    version = normalize_version(version or DEFAULT_DAPR_VERSION)
+    progress.say(f"no Dapr {version} install found; building the project's own")
+    target = project_runtime_dir(version)
+    _install(build_dapr(progress, version), target)
+    runtime = check_runtime_dir(target, "project build", want=version)
     progress.say(f"Dapr {runtime.version} ready in {runtime.root}")
     return runtime

@@ -2,8 +2,15 @@
 
 Each process reserves its loopback ports when it is created and releases them just before it
 is exec'd; each is a ManagedProcess (own process group, tagged with the run id). A replica is
-the sample app plus its daprd sidecar, started with the flags `dapr run` passes (the dapr CLI
-cannot be built here); commands.sh in the run dir has the equivalent `dapr run` lines.
+the sample app plus its daprd sidecar, started by one of three launchers:
+
+- ``daprd``: the app and daprd directly, with the flags `dapr run` passes (what dapr's own
+  integration framework does); the fallback when no dapr CLI exists;
+- ``dapr-run``: one real `dapr run --app-id ... -- <app>` per replica;
+- ``dapr-run-f``: one real `dapr run -f <run>/dapr.yaml` for all replicas.
+
+Under the CLI launchers daprd and the app are found among the CLI's children, so faults hit
+them. Every argv is fitted to the flags the binary of that Dapr version lists (flags.py).
 """
 
 from __future__ import annotations
@@ -27,17 +34,19 @@ from harness.run.history import HistoryWriter
 from harness.cluster.metrics import metric_total, scrape
 from harness.paths import REPO_ROOT
 from harness.cluster.ports import PortReservation
-from harness.cluster.process import ManagedProcess, stop_all
+from harness.cluster.flags import binary_flags, fit_argv
+from harness.cluster.preflight import PortTaken
+from harness.cluster.process import AdoptedProcess, CliProcess, ManagedProcess, stop_all
 from harness.cluster.redis import redis_service
+from harness.cluster.runtime import DaprRuntime
+from harness.cluster.versions import SIDECAR_METRIC_SINCE, version_key
+from harness.cluster.wait import DeadlineExceeded, wait_until
 from harness.run.components import install_redis_components
 from harness.run.rundir import RunDir
-from harness.cluster.runtime import DaprRuntime
-from harness.cluster.preflight import PortTaken
-from harness.cluster.wait import DeadlineExceeded, wait_until
 
-__all__ = ["GRPC_GROUP", "HTTP_GROUP", "PORT_ATTEMPTS", "AppGroup", "Cluster", "DaprService",
-           "Replica", "placement_service", "scheduler_cluster", "scheduler_service",
-           "started_cluster"]
+__all__ = ["GRPC_GROUP", "HTTP_GROUP", "LAUNCHERS", "PORT_ATTEMPTS", "AppGroup", "Cluster",
+           "DaprService", "Replica", "arg_value", "placement_service", "scheduler_cluster",
+           "scheduler_service", "started_cluster"]
 
 READY_TIMEOUT_S = 30.0
 PORT_ATTEMPTS = 3
@@ -45,8 +54,31 @@ PORT_ATTEMPTS = 3
 _PORT_IN_USE = "address already in use"
 LOOPBACK = "127.0.0.1"
 # daprd's --scheduler-job-streams default: each sidecar opens this many streams to a scheduler,
-# and the scheduler's sidecars_connected gauge counts streams, not sidecars.
+# and the scheduler's sidecars_connected gauge counts streams, not sidecars. A daprd without
+# that flag (before 1.16, cmd/daprd/options/options.go) opens one.
 JOB_STREAMS_PER_SIDECAR = 3
+# daprd logs these (pkg/runtime/scheduler) as its stream to the scheduler comes and goes.
+STREAM_UP, STREAM_DOWN = "Scheduler stream connected", "Scheduler stream disconnected"
+LAUNCHERS = ("daprd", "dapr-run", "dapr-run-f")
+
+
+def arg_value(argv: Sequence[str], flag: str) -> str | None:
+    """The value of ``--flag=v`` or ``--flag v`` in an argv (the CLI passes the second form)."""
+    for i, arg in enumerate(argv):
+        if arg == f"--{flag}" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(f"--{flag}="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _fitted(name: str, argv: list[str], notes: list[str]) -> list[str]:
+    """argv without the flags this version's binary lacks; a note says which were left out."""
+    kept, dropped = fit_argv(argv, binary_flags(Path(argv[0])))
+    if dropped:
+        notes.append(f"{name}: left out {', '.join('--' + d for d in dropped)} "
+                     "(not in this version's --help)")
+    return kept
 
 
 def _http_status(url: str, headers: Mapping[str, str] | None = None) -> int:
@@ -63,8 +95,10 @@ class DaprService:
     """A control-plane process (placement or scheduler) with a healthz and a metrics port."""
 
     def __init__(self, process: ManagedProcess, *, port: int, healthz_port: int,
-                 metrics_port: int, other_ports: Sequence[int] = ()) -> None:
+                 metrics_port: int, other_ports: Sequence[int] = (),
+                 flag_notes: Sequence[str] = ()) -> None:
         self.process = process
+        self.flag_notes = list(flag_notes)  # how its argv was fitted to its version
         self.port = port
         self.healthz_port = healthz_port
         self.metrics_port = metrics_port
@@ -98,23 +132,42 @@ class DaprService:
 def placement_service(runtime: DaprRuntime, run: RunDir, log_level: str = "info") -> DaprService:
     ports = PortReservation(4)
     port, healthz, metrics, raft = ports.ports
+    notes: list[str] = []
     argv = [
-        runtime.binary("placement"), f"--port={port}", f"--listen-address={LOOPBACK}",
+        str(runtime.binary("placement")), f"--port={port}", f"--listen-address={LOOPBACK}",
         f"--healthz-port={healthz}", f"--healthz-listen-address={LOOPBACK}",
         f"--metrics-port={metrics}", f"--metrics-listen-address={LOOPBACK}",
         f"--initial-cluster=dapr-placement-0={LOOPBACK}:{raft}",
         "--tls-enabled=false", f"--log-level={log_level}",
     ]
+    argv = _fitted("placement", argv, notes)
     run.note_command(argv, comment="placement")
     process = ManagedProcess("placement", argv, run_id=run.run_id, log_path=run.log("placement"),
                              ports=ports)
-    return DaprService(process, port=port, healthz_port=healthz, metrics_port=metrics)
+    return DaprService(process, port=port, healthz_port=healthz, metrics_port=metrics,
+                       flag_notes=notes)
 
 
 def scheduler_service(runtime: DaprRuntime, run: RunDir, log_level: str = "info",
                       member: str = "dapr-scheduler-server-0") -> DaprService:
     ports = PortReservation(5)
     return _scheduler(runtime, run, log_level, member, ports, None, "scheduler")
+
+
+def _etcd_flags(binary: Path, member: str, initial_cluster: str, client_ports: str,
+                etcd_client: int, members: int, notes: list[str]) -> list[str]:
+    """The embedded etcd's flags, in the names this scheduler version knows."""
+    flags = binary_flags(binary)
+    if not flags or "etcd-initial-cluster" in flags:
+        return ["--etcd-embed=true", f"--etcd-client-port={etcd_client}",
+                f"--etcd-client-listen-address={LOOPBACK}",
+                f"--etcd-initial-cluster={initial_cluster}"]
+    # dapr 1.14 cmd/scheduler/options/options.go: --initial-cluster, per-member client ports
+    # (--etcd-client-ports id=port,...) and --replica-count; etcd is always embedded.
+    notes.append(f"{member}: 1.14-style etcd flags --initial-cluster, --etcd-client-ports, "
+                 "--replica-count (no --etcd-initial-cluster in this version's --help)")
+    return [f"--initial-cluster={initial_cluster}", f"--etcd-client-ports={client_ports}",
+            f"--replica-count={members}"]
 
 
 def scheduler_cluster(runtime: DaprRuntime, run: RunDir, members: int = 1,
@@ -133,32 +186,38 @@ def scheduler_cluster(runtime: DaprRuntime, run: RunDir, members: int = 1,
     reservations = [PortReservation(5) for _ in ids]
     initial = ",".join(f"{member}=http://{LOOPBACK}:{ports.ports[4]}"
                        for member, ports in zip(ids, reservations, strict=True))
-    return [_scheduler(runtime, run, log_level, member, ports, initial, f"scheduler-{i}")
+    clients = ",".join(f"{member}={ports.ports[3]}"
+                       for member, ports in zip(ids, reservations, strict=True))
+    return [_scheduler(runtime, run, log_level, member, ports, initial, f"scheduler-{i}",
+                       clients, members)
             for i, (member, ports) in enumerate(zip(ids, reservations, strict=True))]
 
 
 def _scheduler(runtime: DaprRuntime, run: RunDir, log_level: str, member: str,
-               ports: PortReservation, initial_cluster: str | None, name: str) -> DaprService:
+               ports: PortReservation, initial_cluster: str | None, name: str,
+               client_ports: str | None = None, members: int = 1) -> DaprService:
     port, healthz, metrics, etcd_client, etcd_peer = ports.ports
     initial_cluster = initial_cluster or f"{member}=http://{LOOPBACK}:{etcd_peer}"
+    client_ports = client_ports or f"{member}={etcd_client}"
+    notes: list[str] = []
+    binary = runtime.binary("scheduler")
     data_dir = run.etcd_data(member)
     data_dir.mkdir(parents=True, exist_ok=True)
     data_dir.chmod(0o700)  # etcd refuses a data dir others can read
     argv = [
-        runtime.binary("scheduler"), f"--id={member}", f"--port={port}",
+        str(binary), f"--id={member}", f"--port={port}",
         f"--listen-address={LOOPBACK}", f"--healthz-port={healthz}",
         f"--healthz-listen-address={LOOPBACK}", f"--metrics-port={metrics}",
-        f"--metrics-listen-address={LOOPBACK}", "--etcd-embed=true",
-        f"--etcd-data-dir={data_dir}", f"--etcd-client-port={etcd_client}",
-        f"--etcd-client-listen-address={LOOPBACK}",
-        f"--etcd-initial-cluster={initial_cluster}",
+        f"--metrics-listen-address={LOOPBACK}", f"--etcd-data-dir={data_dir}",
+        *_etcd_flags(binary, member, initial_cluster, client_ports, etcd_client, members, notes),
         f"--override-broadcast-host-port={LOOPBACK}:{port}", "--tls-enabled=false",
         f"--log-level={log_level}",
     ]
+    argv = _fitted(name, argv, notes)
     run.note_command(argv, comment=f"{name} (embedded etcd, member {member})")
     process = ManagedProcess(name, argv, run_id=run.run_id, log_path=run.log(name), ports=ports)
     service = DaprService(process, port=port, healthz_port=healthz, metrics_port=metrics,
-                          other_ports=[etcd_client, etcd_peer])
+                          other_ports=[etcd_client, etcd_peer], flag_notes=notes)
     return service
 
 
@@ -192,17 +251,19 @@ def _port_open(port: int) -> bool:
 
 
 class Replica:
-    """One replica of the app: the sample app process and its daprd sidecar."""
+    """One replica of the app: the sample app process and its daprd sidecar, under a launcher."""
 
     def __init__(self, index: int, *, cluster: Cluster, group: AppGroup = HTTP_GROUP) -> None:
         self.index = index
         self.group = group
+        self.cluster = cluster
         run = cluster.run
         self.ports = PortReservation(5)
         self.app_port, self.http_port, self.grpc_port, self.internal_port, self.metrics_port = (
             self.ports.ports
         )
-        name = f"replica-{index}"
+        self.name = name = f"replica-{index}"
+        self.flag_notes: list[str] = []
         token_env = {"APP_API_TOKEN": cluster.api_token} if cluster.api_token else {}
         # What the harness itself sends the app: the app refuses every request without it.
         self.app_headers = {"dapr-api-token": cluster.api_token} if cluster.api_token else {}
@@ -210,27 +271,66 @@ class Replica:
         # pkg/http APITokenAuthMiddleware and isRouteExcludedFromAPITokenAuth).
         daprd_env = {**token_env, **({"DAPR_API_TOKEN": cluster.dapr_api_token}
                                      if cluster.dapr_api_token else {})}
-        app_env = {
+        # PYTHONPATH: the app is found from any directory (commands.sh and dapr.yaml, by hand)
+        self.app_env = {
             "HARNESS_HISTORY": str(run.history), "HARNESS_REPLICA": str(index),
             "HARNESS_BINDINGS": json.dumps(cluster.binding_routes),
             "HARNESS_APP_HANDLERS": json.dumps(cluster.app_handlers),
             "HARNESS_TASKS": json.dumps(cluster.tasks),
             "APP_ID": self.app_id, "APP_PORT": str(self.app_port),
             "DAPR_HTTP_PORT": str(self.http_port), "DAPR_GRPC_PORT": str(self.grpc_port),
-            **token_env,
+            "PYTHONPATH": str(REPO_ROOT), **token_env,
         }
-        app_argv = group.app_argv(self.app_port)
-        self.app = ManagedProcess(f"{name}-app", app_argv, run_id=run.run_id,
-                                  log_path=run.log(f"{name}-app"), env=app_env, cwd=REPO_ROOT,
-                                  ports=self.ports)
-        daprd_argv = self._daprd_argv(cluster)
-        self.daprd = ManagedProcess(f"{name}-daprd", daprd_argv, run_id=run.run_id,
-                                    log_path=run.log(f"{name}-daprd"), env=daprd_env)
-        run.note_command(app_argv, app_env, comment=f"{name}: app")
-        run.note_command(daprd_argv, daprd_env, comment=f"{name}: daprd")
-        run.note_command(self._dapr_run_equivalent(cluster, app_argv), daprd_env,
+        self.app_argv = group.app_argv(self.app_port)
+        self.daprd_argv = _fitted(f"{name} daprd", self._daprd_argv(cluster), self.flag_notes)
+        self.dapr_run_argv = self._dapr_run_argv(cluster)
+        run.note_command(self.app_argv, self.app_env, comment=f"{name}: app")
+        run.note_command(self.daprd_argv, daprd_env, comment=f"{name}: daprd")
+        run.note_command(self.dapr_run_argv, {**self.app_env, **daprd_env},
                          comment=f"{name}: the same replica under the dapr CLI")
-        self.app_argv, self.app_env = app_argv, app_env
+        self.launcher: CliProcess | None = None
+        self.app: ManagedProcess | AdoptedProcess
+        self.daprd: ManagedProcess | AdoptedProcess
+        if cluster.launcher == "daprd":
+            self.app = ManagedProcess(f"{name}-app", self.app_argv, run_id=run.run_id,
+                                      log_path=run.log(f"{name}-app"), env=self.app_env,
+                                      cwd=REPO_ROOT, ports=self.ports)
+            self.daprd = ManagedProcess(f"{name}-daprd", self.daprd_argv, run_id=run.run_id,
+                                        log_path=run.log(f"{name}-daprd"), env=daprd_env)
+        else:
+            self._adopt(cluster, daprd_env)
+
+    def _adopt(self, cluster: Cluster, daprd_env: dict[str, str]) -> None:
+        """daprd and the app as children of a real `dapr run` (own, or the run's `dapr run -f`)."""
+        if cluster.launcher == "dapr-run":
+            cli_argv = [str(cluster.cli), *self.dapr_run_argv[1:]]
+            self.launcher = owner = CliProcess(
+                f"{self.name}-dapr-run", cli_argv, run_id=cluster.run.run_id,
+                log_path=cluster.run.log(f"{self.name}-dapr-run"), env={**self.app_env, **daprd_env},
+                cwd=REPO_ROOT, ports=self.ports)
+            restart: Callable[[], None] | None = self._relaunch
+        else:
+            owner, restart = cluster.multi_app, None
+        port = str(self.http_port)
+        self.daprd = AdoptedProcess(
+            f"{self.name}-daprd", owner, restart=restart,
+            match=lambda argv: Path(argv[0]).name == "daprd"
+            and arg_value(argv, "dapr-http-port") == port)
+        app_port = str(self.app_port)
+        self.app = AdoptedProcess(
+            f"{self.name}-app", owner, restart=restart,
+            match=lambda argv: "harness.run.app:app" in argv and arg_value(argv, "port") == app_port)
+
+    def _relaunch(self) -> None:
+        """A new `dapr run` for this replica, as a user would: end what is left of the old one
+        (the CLI ends the sibling of a child that exited, but only once its own start-up, which
+        retries metadata calls to the sidecar, is over), then run it again."""
+        assert self.launcher is not None
+        self.launcher.stop(grace_s=5.0)  # reaps it and ends any child it left
+        for process in self.workers:
+            if isinstance(process, AdoptedProcess):
+                process.forget()
+        self.launcher.start()
 
     @property
     def app_id(self) -> str:
@@ -251,29 +351,44 @@ class Replica:
             f"--log-level={cluster.log_level}", "--mode=standalone",
         ]
 
-    def _dapr_run_equivalent(self, cluster: Cluster, app_argv: list[str]) -> list[str]:
+    def _dapr_run_argv(self, cluster: Cluster) -> list[str]:
+        """The same replica under `dapr run` (what the dapr-run launcher executes)."""
         return [
             "dapr", "run", f"--runtime-path={cluster.runtime.root.parent}",
             f"--app-id={self.app_id}", f"--app-port={self.app_port}",
             f"--app-protocol={self.group.protocol}",
-            f"--dapr-http-port={self.http_port}", f"--dapr-grpc-port={self.grpc_port}",
-            f"--dapr-internal-grpc-port={self.internal_port}", f"--metrics-port={self.metrics_port}",
+            f"--app-channel-address={LOOPBACK}", f"--dapr-http-port={self.http_port}",
+            f"--dapr-grpc-port={self.grpc_port}", f"--dapr-internal-grpc-port={self.internal_port}",
+            f"--dapr-listen-addresses={LOOPBACK}", f"--metrics-port={self.metrics_port}",
             f"--placement-host-address={cluster.placement.address}",
             f"--scheduler-host-address={cluster.scheduler_addresses}",
             f"--resources-path={cluster.resources_for(self.group)}",
-            f"--config={cluster.runtime.config}", "--", *app_argv,
+            f"--config={cluster.runtime.config}",
+            f"--log-level={cluster.log_level}", "--", *self.app_argv,
         ]
 
     @property
     def processes(self) -> list[ManagedProcess]:
+        """What the harness itself started for this replica (and stops): the app and daprd,
+        or the replica's `dapr run` (empty under `dapr run -f`, which the cluster owns)."""
+        if self.cluster.launcher == "daprd":
+            return [p for p in (self.app, self.daprd) if isinstance(p, ManagedProcess)]
+        return [self.launcher] if self.launcher is not None else []
+
+    @property
+    def workers(self) -> list[ManagedProcess | AdoptedProcess]:
+        """The app and daprd themselves, whoever started them (faults act on these)."""
         return [self.app, self.daprd]
 
     def owned_ports(self) -> list[int]:
         return list(self.ports.ports)
 
     def start(self) -> None:
-        self.app.start()
-        self.daprd.start()
+        if self.launcher is not None:
+            self.launcher.start()
+        elif self.cluster.launcher == "daprd":
+            self.app.start()
+            self.daprd.start()
 
     def _app_healthy(self) -> bool:
         if self.group.protocol == "grpc":  # the SDK app has no HTTP endpoint: it listens
@@ -315,9 +430,19 @@ class Cluster:
         grpc_replicas: int = 0,
         tasks: Sequence[dict[str, object]] = (),
         redis: bool = False,
+        launcher: str = "daprd",
+        cli: Path | None = None,
     ) -> None:
         if replicas < 0 or grpc_replicas < 0 or replicas + grpc_replicas < 1:
             raise ValueError(f"need at least one replica, got {replicas} + {grpc_replicas} (gRPC)")
+        if launcher not in LAUNCHERS:
+            raise ValueError(f"launcher must be one of {', '.join(LAUNCHERS)}, got {launcher!r}")
+        if launcher != "daprd" and cli is None:
+            raise ValueError(f"launcher {launcher} needs the dapr CLI (none given)")
+        if launcher != "daprd" and grpc_replicas:
+            raise ValueError(f"launcher {launcher} starts the HTTP app only; job-sdk tasks "
+                             "(the gRPC app) run under the daprd launcher")
+        self.launcher, self.cli = launcher, cli
         self.runtime, self.run = runtime, run
         self.app_id, self.api_token, self.log_level = app_id, api_token, log_level
         self.dapr_api_token = dapr_api_token
@@ -331,6 +456,14 @@ class Cluster:
         self.placement = placement_service(runtime, run, log_level)
         self.schedulers = scheduler_cluster(runtime, run, schedulers, log_level)
         self.scheduler = self.schedulers[0]
+        # `dapr run -f`: one CLI for every replica; DAPR_RUNTIME_PATH, since in multi-app mode
+        # the CLI ignores --runtime-path when it looks for daprd (tried with CLI v1.18.0).
+        self.multi_app: CliProcess | None = None
+        if launcher == "dapr-run-f":
+            self.multi_app = CliProcess(
+                "dapr-run-f", [str(cli), "run", "-f", str(run.root / "dapr.yaml")],
+                run_id=run.run_id, log_path=run.log("dapr-run-f"), cwd=REPO_ROOT,
+                env={"DAPR_RUNTIME_PATH": str(runtime.root.parent)})
         self.replicas: list[Replica] = [Replica(i, cluster=self) for i in range(replicas)]
         self.replicas += [Replica(replicas + i, cluster=self, group=GRPC_GROUP)
                           for i in range(grpc_replicas)]
@@ -361,6 +494,10 @@ class Cluster:
         self.placement.start()
         for scheduler in self.schedulers:
             scheduler.start()
+        if self.multi_app is not None:
+            for replica in self.replicas:
+                replica.ports.release()
+            self.multi_app.start()
         for replica in self.replicas:
             self._start_replica(replica)
         self.placement.wait_ready(timeout_s)
@@ -395,10 +532,26 @@ class Cluster:
         return int(metric_total(metrics, "dapr_scheduler_sidecars_connected"))
 
     def sidecars_connected(self, count: int) -> bool:
-        """Every running scheduler member reports ``count`` sidecars' streams."""
+        """Every running scheduler member reports ``count`` sidecars' streams (before 1.15,
+        which has no such metric: every replica's daprd logged its stream as connected)."""
         live = [i for i, s in enumerate(self.schedulers) if s.process.alive()]
-        want = count * JOB_STREAMS_PER_SIDECAR
+        if version_key(self.runtime.version) < version_key(SIDECAR_METRIC_SINCE):
+            return bool(live) and self._streams_logged() >= count
+        streams = JOB_STREAMS_PER_SIDECAR if "scheduler-job-streams" in binary_flags(
+            self.runtime.binary("daprd")) else 1
+        want = count * streams
         return bool(live) and all(self.sidecar_streams(i) == want for i in live)
+
+    def _streams_logged(self) -> int:
+        """Replicas whose daprd, since it last started, logged its stream up more than down."""
+        total = 0
+        for path, offset in {(r.daprd.log_path, r.daprd.log_offset) for r in self.replicas}:
+            with path.open("rb") as fh:
+                fh.seek(offset)
+                text = fh.read().decode(errors="replace")
+            total += max(0, text.count(STREAM_UP) - text.count(STREAM_DOWN))
+        alive = all(r.daprd.alive() for r in self.replicas)
+        return total if alive else 0
 
     def wait_sidecars_connected(self, count: int, timeout_s: float = READY_TIMEOUT_S) -> None:
         """The schedulers' own count of connected sidecars, so no trigger goes to a gap."""
@@ -417,6 +570,8 @@ class Cluster:
         """Reverse start order: replicas (apps after their sidecars), scheduler, placement."""
         try:
             stop_all([p for r in reversed(self.replicas) for p in reversed(r.processes)], grace_s)
+            if self.multi_app is not None:
+                self.multi_app.stop(grace_s)
             stop_all([*(s.process for s in self.schedulers), self.placement.process,
                       *([self.redis.process] if self.redis else [])], grace_s)
         finally:
@@ -441,6 +596,7 @@ class Cluster:
 
     # -- topology changes (the nemesis uses these) ------------------------------------------
     def add_replica(self, timeout_s: float = READY_TIMEOUT_S) -> Replica:
+        self._per_replica_launch("adding a replica")
         replica = Replica(len(self.all_replicas), cluster=self)
         self.replicas.append(replica)
         self._start_replica(replica)
@@ -448,11 +604,24 @@ class Cluster:
         return replica
 
     def remove_replica(self, index: int, grace_s: float = 5.0) -> None:
+        self._per_replica_launch("removing a replica")
         replica = self.replica(index)
-        stop_all([replica.daprd, replica.app], grace_s)
+        stop_all(replica.processes, grace_s)
         self.replicas.remove(replica)
         self._retired.append(replica)
         self.history.event("replica_stopped", replica=index)
+
+    def _per_replica_launch(self, what: str) -> None:
+        if self.multi_app is not None:
+            raise ValueError(f"{what} needs a launcher per replica; `dapr run -f` starts them "
+                             "all at once (use launcher dapr-run or daprd)")
+
+    def flag_notes(self) -> list[str]:
+        """How the argvs were fitted to this Dapr version (one replica stands for all)."""
+        notes = [*self.placement.flag_notes]
+        for scheduler in self.schedulers:
+            notes += scheduler.flag_notes
+        return notes + (self.all_replicas[0].flag_notes if self.all_replicas else [])
 
     def replica(self, index: int) -> Replica:
         for replica in self.replicas:
@@ -468,6 +637,7 @@ class Cluster:
     def processes(self) -> list[ManagedProcess]:
         procs = [self.placement.process, *(s.process for s in self.schedulers)]
         procs += [self.redis.process] if self.redis else []
+        procs += [self.multi_app] if self.multi_app is not None else []
         return procs + [p for r in self.all_replicas for p in r.processes]
 
     def owned_ports(self) -> list[int]:
@@ -479,26 +649,33 @@ class Cluster:
     def write_multi_app_file(self) -> None:
         """dapr.yaml: the same replicas as a `dapr run -f dapr.yaml` multi-app run file.
 
-        Each replica gets its own appDirPath, since the CLI names per-app log files by app-id
-        and second, and replicas started together would share one."""
-        apps = [{
-            "appID": r.app_id, "appDirPath": str(self.run.root / "apps" / f"replica-{r.index}"),
-            "appPort": r.app_port, "appProtocol": r.group.protocol, "daprHTTPPort": r.http_port,
-            "resourcesPath": str(self.resources_for(r.group)),
-            "daprGRPCPort": r.grpc_port, "daprInternalGRPCPort": r.internal_port,
-            "metricsPort": r.metrics_port, "placementHostAddress": self.placement.address,
-            "schedulerHostAddress": self.scheduler_addresses, "logLevel": self.log_level,
-            "command": r.app_argv, "env": {**r.app_env, "PYTHONPATH": str(REPO_ROOT)},
-        } for r in self.replicas]
+        Each replica gets its own appDirPath (created: the CLI rejects a missing one), since
+        the CLI names per-app log files by app-id and second, and replicas started together
+        would share one. Logs go to the console, i.e. the CLI's own log."""
+        apps = []
+        for r in self.replicas:
+            app_dir = self.run.root / "apps" / r.name
+            app_dir.mkdir(parents=True, exist_ok=True)
+            apps.append({
+                "appID": r.app_id, "appDirPath": str(app_dir),
+                "appPort": r.app_port, "appProtocol": r.group.protocol, "daprHTTPPort": r.http_port,
+                "resourcesPath": str(self.resources_for(r.group)),
+                "daprGRPCPort": r.grpc_port, "daprInternalGRPCPort": r.internal_port,
+                "metricsPort": r.metrics_port, "placementHostAddress": self.placement.address,
+                "schedulerHostAddress": self.scheduler_addresses, "logLevel": self.log_level,
+                "appLogDestination": "console", "daprdLogDestination": "console",
+                "command": r.app_argv, "env": r.app_env,
+            })
         document = {
             "version": 1,
-            "common": {"resourcesPath": str(self.run.resources),
-                       "configFilePath": str(self.runtime.config)},
+            "common": {"resourcesPaths": [str(self.run.resources)],
+                       "configFilePath": str(self.runtime.config),
+                       "runtimePath": str(self.runtime.root.parent)},
             "apps": apps,
         }
         header = ("# Multi-app run file for the dapr CLI: start placement and the scheduler as in\n"
-                  "# commands.sh, then: dapr run -f dapr.yaml --runtime-path "
-                  f"{self.runtime.root.parent}\n")
+                  "# commands.sh, then (in multi-app mode the CLI ignores --runtime-path):\n"
+                  f"# DAPR_RUNTIME_PATH={self.runtime.root.parent} dapr run -f dapr.yaml\n")
         (self.run.root / "dapr.yaml").write_text(header + yaml.safe_dump(document, sort_keys=False))
 
     def write_process_table(self) -> None:

@@ -15,7 +15,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -24,7 +24,8 @@ from harness.cluster.ports import PortReservation
 from harness.cluster.watchdog import ensure_watchdog, owner_start_time
 
 __all__ = [
-    "OWNER_ENV", "OWNER_START_ENV", "RUN_TAG_ENV", "ManagedProcess", "ProcessError", "stop_all",
+    "OWNER_ENV", "OWNER_START_ENV", "RUN_TAG_ENV", "AdoptedProcess", "CliProcess",
+    "ManagedProcess", "ProcessError", "stop_all",
 ]
 
 RUN_TAG_ENV = "DAPR_HARNESS_RUN"
@@ -78,6 +79,7 @@ class ManagedProcess:
         self.ports = ports
         self._popen: subprocess.Popen[bytes] | None = None
         self.started_wall: float | None = None
+        self.log_offset = 0  # size of the log when the process last started
 
     @property
     def pid(self) -> int:
@@ -95,6 +97,7 @@ class ManagedProcess:
                OWNER_START_ENV: owner_start_time(os.getpid())}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        self.log_offset = log.tell()
         if self.ports is not None:
             self.ports.release()
         try:
@@ -177,3 +180,164 @@ class ManagedProcess:
         state = "running" if self.alive() else f"exited {self.exit_code()}"
         pid = self._popen.pid if self._popen else None
         return f"<ManagedProcess {self.name} pid={pid} {state}>"
+
+
+def _own_group(proc: psutil.Process) -> bool:
+    try:
+        return os.getpgid(proc.pid) == proc.pid
+    except ProcessLookupError:
+        return False
+
+
+def _signal_child(proc: psutil.Process, sig: signal.Signals) -> None:
+    """Its whole group if it leads one (`dapr run` gives daprd and the app their own), else it."""
+    try:
+        if _own_group(proc):
+            os.killpg(proc.pid, sig)
+        elif proc.is_running():
+            proc.send_signal(sig)
+    except (ProcessLookupError, psutil.NoSuchProcess):
+        pass
+
+
+class CliProcess(ManagedProcess):
+    """A launcher process (`dapr run`) whose children move to process groups of their own.
+
+    The dapr CLI starts daprd and the app with Setpgid (dapr/cli cmd/run_unix.go,
+    pkg/standalone/process_group_unix.go), so signalling the CLI's group does not reach them. Every
+    descendant seen is remembered (with its start time, so a reused pid is never hit) and ended
+    with the CLI, also when the CLI itself was killed and they were left orphaned."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._seen: dict[int, psutil.Process] = {}
+
+    def children(self) -> list[psutil.Process]:
+        """The CLI's live descendants now (remembered for the cleanup)."""
+        if self.alive():
+            try:
+                for child in psutil.Process(self.pid).children(recursive=True):
+                    self._seen.setdefault(child.pid, child)
+            except psutil.NoSuchProcess:
+                pass
+        return [p for p in self._seen.values() if p.is_running()]
+
+    def signal_group(self, sig: signal.Signals) -> None:
+        super().signal_group(sig)
+        if sig == signal.SIGCONT:  # a paused child cannot act on the CLI's SIGTERM
+            for child in self.children():
+                _signal_child(child, sig)
+
+    def kill(self) -> None:
+        self.children()
+        super().kill()
+        self._end_children()
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        self.children()
+        super().stop(grace_s)
+        self._end_children()
+
+    def _end_children(self) -> None:
+        left = [p for p in self._seen.values() if p.is_running()]
+        for child in left:
+            _signal_child(child, signal.SIGCONT)
+            _signal_child(child, signal.SIGKILL)
+        psutil.wait_procs(left, timeout=5)
+        self._seen.clear()
+
+
+class AdoptedProcess:
+    """daprd or the app as started by a `dapr run` launcher: found among the CLI's descendants.
+
+    It has the ManagedProcess calls the control plane and the nemesis use (pid, alive, kill,
+    pause, resume, stop, start); faults hit the real process. Stopping or starting it goes
+    through the launcher, as it would for a user: `dapr run` ends the replica's other process
+    when one exits, and a new `dapr run` starts both."""
+
+    def __init__(self, name: str, owner: CliProcess, match: Callable[[list[str]], bool],
+                 restart: Callable[[], None] | None = None,
+                 find_timeout_s: float = 30.0) -> None:
+        self.name = name
+        self.owner = owner
+        self.match = match
+        self.restart = restart
+        self.find_timeout_s = find_timeout_s
+        self.ports: PortReservation | None = None
+        self._proc: psutil.Process | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.owner.log_path
+
+    @property
+    def log_offset(self) -> int:
+        return self.owner.log_offset
+
+    def _find(self) -> psutil.Process | None:
+        if self._proc is not None and self._proc.is_running():
+            return self._proc
+        for child in self.owner.children():
+            try:
+                if self.match(child.cmdline()):
+                    self._proc = child
+                    return child
+            except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+                continue
+        return None
+
+    def process(self) -> psutil.Process:
+        """The adopted process, waiting (up to find_timeout_s) for the launcher to start it."""
+        deadline = time.monotonic() + self.find_timeout_s
+        while (proc := self._find()) is None:
+            if not self.owner.alive() or time.monotonic() > deadline:
+                raise ProcessError(f"{self.name}: not found among the children of "
+                                   f"{self.owner.name}; see {self.owner.log_path}")
+            time.sleep(0.1)
+        return proc
+
+    @property
+    def pid(self) -> int:
+        return self.process().pid
+
+    def alive(self) -> bool:
+        """Running, or still to be started by a launcher that is running."""
+        proc = self._find()
+        if proc is None:
+            return self._proc is None and self.owner.alive()
+        return proc.status() != psutil.STATUS_ZOMBIE
+
+    def exit_code(self) -> int | None:
+        return None
+
+    def signal_group(self, sig: signal.Signals) -> None:
+        if (proc := self._find()) is not None:
+            _signal_child(proc, sig)
+
+    def kill(self) -> None:
+        proc = self.process()
+        _signal_child(proc, signal.SIGKILL)
+        psutil.wait_procs([proc], timeout=5)
+
+    def pause(self) -> None:
+        self.signal_group(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.signal_group(signal.SIGCONT)
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """Ends the launcher (which ends this process and its sibling, as `dapr run` does)."""
+        self.owner.stop(grace_s)
+
+    def forget(self) -> None:
+        """The launcher starts a new one: look for it among its children again."""
+        self._proc = None
+
+    def start(self) -> None:
+        """Start the launcher again (a new `dapr run` starts daprd and the app)."""
+        if self.restart is None:
+            raise ProcessError(f"{self.name}: its launcher cannot restart one replica")
+        self.restart()
+
+    def __repr__(self) -> str:
+        return f"<AdoptedProcess {self.name} of {self.owner.name} pid={getattr(self._proc, 'pid', None)}>"

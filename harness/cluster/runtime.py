@@ -1,4 +1,9 @@
-"""Finding the Dapr binaries a run uses, and refusing any that are not the pinned version."""
+"""Finding the Dapr binaries a run uses: any install of Dapr >= 1.14, used as it is.
+
+An install is a `.dapr` directory (bin/daprd, bin/scheduler, bin/placement, components/,
+config.yaml), the layout `dapr init --slim` makes. Its version is read from `daprd --version`
+and stamped on every run; a version older than the first with a Scheduler is refused.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,27 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.paths import LOCAL_RUNTIME_DIR
-from harness.cluster.versions import CONTROL_PLANE_BINARIES, DAPR_RUNTIME_VERSION
+from harness.paths import LOCAL_RUNTIME_DIR, REPO_ROOT
+from harness.cluster.versions import (
+    CONTROL_PLANE_BINARIES,
+    DEFAULT_DAPR_VERSION,
+    MIN_DAPR_VERSION,
+    normalize_version,
+    version_key,
+)
 
 __all__ = [
     "DaprMissingError",
     "DaprRuntime",
     "locate_runtime",
     "logged_version",
+    "project_runtime_dir",
     "runtime_dir_candidates",
+    "usable_version",
 ]
+
+# Project builds of versions other than the default: .dapr-versions/<version>/.dapr
+VERSIONS_DIR = REPO_ROOT / ".dapr-versions"
 
 _STARTING_RE = re.compile(r"Starting Dapr [\w ]+? -- version (\S+)")
 
@@ -61,29 +77,53 @@ def binary_version(path: Path) -> str | None:
     return text if out.returncode == 0 and text else None
 
 
-def runtime_dir_candidates() -> list[tuple[Path, str, bool]]:
-    """(dir, source, explicit) in the order they are tried. An explicit one must be right."""
+def project_runtime_dir(version: str | None = None) -> Path:
+    """Where setup installs the project's own build of ``version`` (default: the default)."""
+    version = normalize_version(version or DEFAULT_DAPR_VERSION)
+    if version == DEFAULT_DAPR_VERSION:
+        return LOCAL_RUNTIME_DIR
+    return VERSIONS_DIR / version / ".dapr"
+
+
+def runtime_dir_candidates(version: str | None = None) -> list[tuple[Path, str, bool]]:
+    """(dir, source, explicit) in the order they are tried. An explicit one must be usable.
+
+    With no ``version`` asked, DAPR_RUNTIME_PATH is explicit: it is used whatever its version.
+    With a version asked, the project's build of that version comes first."""
     found: list[tuple[Path, str, bool]] = []
     if explicit := os.environ.get("DAPR_RUNTIME_PATH"):
-        found.append((Path(explicit) / ".dapr", "DAPR_RUNTIME_PATH", True))
-    found.append((LOCAL_RUNTIME_DIR, "project build", False))
+        found.append((Path(explicit) / ".dapr", "DAPR_RUNTIME_PATH", version is None))
+    found.insert(0 if version else len(found),
+                 (project_runtime_dir(version), "project build", False))
     if daprd := shutil.which("daprd"):
         found.append((Path(daprd).resolve().parent.parent, "daprd on PATH", False))
     found.append((Path.home() / ".dapr", "~/.dapr (dapr init)", False))
     return found
 
 
-def check_runtime_dir(root: Path, source: str) -> DaprRuntime:
-    """The runtime in ``root`` if it has every binary at the pinned version; else raise."""
+def usable_version(reported: str | None) -> str | None:
+    """The x.y.z a daprd reported if the harness can drive it (>= 1.14), else None."""
+    try:
+        version = normalize_version(reported or "")
+    except ValueError:  # "edge" (built without version ldflags) or nothing at all
+        return None
+    return version if version_key(version) >= version_key(MIN_DAPR_VERSION) else None
+
+
+def check_runtime_dir(root: Path, source: str, want: str | None = None) -> DaprRuntime:
+    """The runtime in ``root`` if it has every binary, at ``want`` if given (else any >= 1.14)."""
     missing = [n for n in CONTROL_PLANE_BINARIES if not (root / "bin" / n).is_file()]
     if missing:
         raise DaprMissingError(f"{source}: {root}/bin lacks {', '.join(missing)}")
-    version = binary_version(root / "bin" / "daprd")
-    if version != DAPR_RUNTIME_VERSION:
+    reported = binary_version(root / "bin" / "daprd")
+    version = usable_version(reported)
+    if version is None:
         raise DaprMissingError(
-            f"{source}: {root}/bin/daprd is version {version or 'unknown'}; "
-            f"this harness is pinned to {DAPR_RUNTIME_VERSION}"
+            f"{source}: {root}/bin/daprd reports version {reported or 'unknown'}; the harness "
+            f"needs a released Dapr >= {MIN_DAPR_VERSION} (the first with the Scheduler)"
         )
+    if want is not None and version != normalize_version(want):
+        raise DaprMissingError(f"{source}: {root}/bin/daprd is {version}, not {want}")
     ensure_layout(root)
     return DaprRuntime(root=root, version=version, source=source)
 
@@ -96,20 +136,21 @@ def ensure_layout(root: Path) -> None:
         config.write_text(CONFIG_YAML)
 
 
-def locate_runtime() -> DaprRuntime:
-    """The first usable runtime; an explicit DAPR_RUNTIME_PATH of another version is an error."""
+def locate_runtime(version: str | None = None) -> DaprRuntime:
+    """The first usable runtime (of ``version`` if given); an unusable explicit one is an error."""
     refusals: list[str] = []
-    for root, source, explicit in runtime_dir_candidates():
+    for root, source, explicit in runtime_dir_candidates(version):
         try:
-            return check_runtime_dir(root, source)
+            return check_runtime_dir(root, source, want=version)
         except DaprMissingError as exc:
             if explicit:
                 raise
             refusals.append(str(exc))
+    setup = "python -m harness setup" + (f" --dapr-version {version}" if version else "")
     raise DaprMissingError(
-        f"no Dapr {DAPR_RUNTIME_VERSION} found: {'; '.join(refusals)}. Run `python -m harness "
-        "setup` to build it, or set DAPR_RUNTIME_PATH to a directory whose .dapr/bin holds "
-        f"daprd, scheduler and placement {DAPR_RUNTIME_VERSION}"
+        f"no Dapr {version or f'>= {MIN_DAPR_VERSION}'} found: {'; '.join(refusals)}. Run "
+        f"`{setup}` to build it, or set DAPR_RUNTIME_PATH to a directory whose .dapr/bin holds "
+        "daprd, scheduler and placement"
     )
 
 

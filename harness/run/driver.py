@@ -26,10 +26,15 @@ TOKEN_HEADER = "dapr-api-token"
 
 class JobsClient:
     def __init__(self, dapr_url: str, history: HistoryWriter, run: RunDir,
-                 api_token: str | None = None) -> None:
+                 api_token: str | None = None, default_api: str = "v1.0") -> None:
         """``api_token``: daprd's DAPR_API_TOKEN (never the app's APP_API_TOKEN, which is
-        what daprd sends the app), sent as dapr-api-token on every Jobs API call."""
+        what daprd sends the app), sent as dapr-api-token on every Jobs API call;
+        ``default_api``: the Jobs API path of jobs and calls that name none (``/v1.0-alpha1``
+        before Dapr 1.18)."""
         self.dapr_url = dapr_url
+        # For jobs and calls whose scenario names no `api:`: the version's Jobs API path
+        # (/v1.0/jobs exists from Dapr 1.18 on; older versions serve /v1.0-alpha1/jobs only).
+        self.default_api = default_api
         self.history = history
         self.run = run
         headers = {TOKEN_HEADER: api_token} if api_token else {}
@@ -37,6 +42,9 @@ class JobsClient:
 
     def url(self, name: str, api: str = "v1.0") -> str:
         return f"{self.dapr_url}/{api}/jobs/{name}"
+
+    def _api(self, spec: JobSpec | ApiCall) -> str:
+        return spec.api if "api" in spec.model_fields_set else self.default_api
 
     def _note(self, method: str, url: str, body: dict[str, Any] | None = None) -> None:
         argv = ["curl", "-sS", "-X", method, url]
@@ -47,10 +55,11 @@ class JobsClient:
     def schedule(self, job: JobSpec) -> httpx.Response:
         sent_wall = time.time()
         body = job.body(now=sent_wall)
-        url = self.url(job.name, job.api)
+        api = self._api(job)
+        url = self.url(job.name, api)
         self._note("POST", url, body)
         response = self.http.post(url, json=body)
-        self.history.event("job_created", name=job.name, api=job.api, spec=body,
+        self.history.event("job_created", name=job.name, api=api, spec=body,
                            sent_wall=sent_wall, status=response.status_code,
                            response=response.text[:2000])
         return response
@@ -68,7 +77,8 @@ class JobsClient:
     def call(self, index: int, call: ApiCall) -> httpx.Response | None:
         """One request of a scenario's ``calls``, recorded as an ``api_call`` event (with
         ``status`` None and the error when no answer came back)."""
-        url = self.url(call.job, call.api)
+        api = self._api(call)
+        url = self.url(call.job, api)
         content: bytes | None = None
         if call.raw_body is not None:
             content = call.raw_body.encode()
@@ -90,7 +100,7 @@ class JobsClient:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
         self.history.event(
-            "api_call", index=index, id=call.id, method=call.method, api=call.api, job=call.job,
+            "api_call", index=index, id=call.id, method=call.method, api=api, job=call.job,
             url=url, body=call.body if call.raw_body is None else call.raw_body,
             omit_token=call.omit_token,
             sent_wall=sent_wall, status=None if response is None else response.status_code,

@@ -24,6 +24,11 @@ the actor's host):
 - ``scale_out``: add a replica (its index is the next free one). ``scale_in``: stop one.
 - ``restart_redis``: SIGKILL the run's Redis; start it again on its port and data dir (its
   append-only file) after ``duration_s`` (at once if none).
+
+Under the ``dapr-run`` launcher the faults hit the daprd and app that `dapr run` started, and the
+CLI reacts as it does for a user: when its daprd or its app exits it ends the other one and
+exits. A restart ends what is left of that `dapr run` and starts a new one (both processes
+start again).
 """
 
 from __future__ import annotations
@@ -75,12 +80,12 @@ def _restart_daprd(replica: Replica) -> None:
 
 
 def _pause(replica: Replica) -> None:
-    for process in replica.processes:
+    for process in replica.workers:
         process.pause()
 
 
 def _resume(replica: Replica) -> None:
-    for process in replica.processes:
+    for process in replica.workers:
         process.resume()
     replica.wait_ready()
 

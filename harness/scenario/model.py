@@ -294,6 +294,9 @@ class Scenario(_Strict):
     claims: tuple[Claim, ...] = ()
     # DAPR_API_TOKEN of every daprd; the driver sends it as dapr-api-token on every Jobs API call.
     dapr_api_token: str | None = None
+    # --- issue 14: which Dapr and which launcher (None: the run's default) ---
+    dapr_version: str | None = Field(default=None, pattern=r"^\d+\.\d+\.\d+$")
+    launcher: Literal["daprd", "dapr-run", "dapr-run-f"] | None = None
 
     @property
     def id(self) -> str:
@@ -689,6 +692,14 @@ def _check_semantics(scenario: Scenario) -> None:
     _check_calls(scenario)
     _check_expect_jobs(scenario)
     _check_claims(scenario)
+    _check_launcher(scenario)
+
+
+def _check_launcher(scenario: Scenario) -> None:
+    """`dapr run -f` starts every replica at once: no fault can stop or start one of them."""
+    if scenario.launcher == "dapr-run-f" and scenario.faults:
+        raise _error(scenario.source, "launcher", "faults need a launcher per replica",
+                     scenario.launcher, "daprd or dapr-run in a scenario with faults")
 
 
 def _check_app(scenario: Scenario) -> None:

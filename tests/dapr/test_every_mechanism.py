@@ -71,7 +71,7 @@ def test_gated_binding_works_once_per_tick_though_every_replica_is_called(
 def test_sdk_job_reaches_only_the_grpc_app(history: History) -> None:
     created = [e for e in history.events_named("job_created") if e.attrs.get("mechanism") == "job-sdk"]
     assert [e.attrs["status"] for e in created] == ["OK"]
-    triggers = history.accepted("job-sdk", "m-sdk")
+    triggers = history.received("job-sdk", "m-sdk")
     assert len(triggers) >= 6 and {t.replica for t in triggers} <= {2, 3}
     assert all(t.payload == {"action": "cleanup"} for t in triggers)
 
@@ -79,14 +79,14 @@ def test_sdk_job_reaches_only_the_grpc_app(history: History) -> None:
 def test_reminder_fires_on_the_actor_host_only(history: History) -> None:
     (registered,) = history.events_named("reminder_registered")
     assert registered.attrs["status"] == 204
-    triggers = history.accepted("reminder", "m-reminder")
+    triggers = history.received("reminder", "m-reminder")
     assert len(triggers) >= 6 and len({t.replica for t in triggers}) == 1
 
 
 def test_workflow_runs_one_activity_per_iteration(history: History) -> None:
     (started,) = history.events_named("workflow_started")
     assert started.attrs["status"] == 202
-    triggers = history.accepted("workflow", "m-workflow")
+    triggers = history.received("workflow", "m-workflow")
     iterations = [int(t.tick or 0) for t in triggers]
     assert len(triggers) >= 4 and sorted(iterations) == list(range(1, len(triggers) + 1))
 

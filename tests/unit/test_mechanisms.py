@@ -431,12 +431,10 @@ def test_run_calls_counts_grpc_ok_as_accepted() -> None:
     assert figures["errors_by_status"] == {"UNAVAILABLE": 5} and figures["latency_ms"] is not None
 
 
-def test_setup_rebuilds_a_project_runtime_made_with_other_tags(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_setup_rebuilds_a_project_runtime_made_with_other_tags(tmp_path: Path) -> None:
     from harness.cluster import build
     from harness.cluster.runtime import DaprRuntime
 
-    monkeypatch.setattr(build, "LOCAL_RUNTIME_DIR", tmp_path)
     runtime = DaprRuntime(root=tmp_path, version="1.18.3", source="project build")
     manifest = tmp_path / "build-manifest.json"
     manifest.write_text(json.dumps({"tags": {"daprd": "stablecomponents"}}))
@@ -445,3 +443,6 @@ def test_setup_rebuilds_a_project_runtime_made_with_other_tags(
     assert not build.stale_project_build(runtime)
     other = DaprRuntime(root=tmp_path / "elsewhere", version="1.18.3", source="DAPR_RUNTIME_PATH")
     assert not build.stale_project_build(other)  # only the project's own build is rebuilt
+    older = DaprRuntime(root=tmp_path, version="1.16.0", source="project build")
+    manifest.write_text(json.dumps({"tags": {"daprd": "stablecomponents"}}))
+    assert not build.stale_project_build(older)  # other versions build with stable components

@@ -186,7 +186,7 @@ def test_every_injected_anomaly_is_reported(plan: Plan, anomaly: str, data: st.D
         assert view(plan, m).duplicated.high + m.early >= 1 and m.verdict != "pass"
     elif anomaly == "early":
         plan.triggers.remove(delivered)
-        plan.triggers.append(fire(plan, r, delivered.wall - draw(st.floats(0.08, 0.24)) * plan.period))
+        plan.triggers.append(fire(plan, r, delivered.wall - draw(st.floats(0.12, 0.24)) * plan.period))
         m = result(plan)
         v = view(plan, m)
         assert m.early + v.duplicated.high + v.lost.high >= 1 and m.verdict != "pass"

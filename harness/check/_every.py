@@ -8,9 +8,10 @@ new chain. The model, per replica and per sidecar incarnation (between two ``rep
 events):
 
 - a fire at least ``D`` after the previous one is that chain's next tick;
-- a fire less than ``D`` after the previous one, by more than the arrival jitter allowed
-  (10% of ``D``, at least 50 ms), is *early* (less than a quarter of ``D``: a duplicate of the
-  previous tick);
+- a fire whose phase (arrival minus index times ``D``) is below the smallest phase of the
+  (two or three) fires before it, by more than the arrival jitter allowed (10% of ``D``, at
+  least 50 ms), is *early*; a fire less than a quarter of ``D`` after the previous is a duplicate of
+  that tick;
 - a gap of ``g`` holds ``round(g / D) - 1`` lost ticks, at ``previous + jD``;
 - after the incarnation's last fire, the ticks it still owed before it ended are lost; so are
   ticks of an incarnation that never fired.
@@ -36,6 +37,7 @@ DUPLICATE_FRACTION = 0.25  # a fire within this fraction of D of the previous is
 # this 2-core machine under load), so a gap is early only when it is short by more than this.
 EARLY_TOLERANCE_FRACTION = 0.1
 EARLY_TOLERANCE_MIN_S = 0.05
+RECENT_FIRES = 3  # fires whose phases an arrival is compared with
 REGULAR_FRACTION = 0.25  # gaps within D +- this fraction of D measure drift
 
 
@@ -60,6 +62,18 @@ def _owed_until(last: float, end: float, period: float) -> list[float]:
     return [last + j * period for j in range(1, n + 1)]
 
 
+def _is_early(phase: float, recent: Sequence[float], period: float) -> bool:
+    """Whether a fire came before the chain allows. A fire's *phase* is its arrival minus its
+    index times D; the chain never fires early (next = fire + D), so phases only grow (by the
+    timer's lateness), while arrival latency inflates single phases. A phase below the smallest
+    of the recent ones, by more than the jitter allowed, is early; a short gap right after a
+    late arrival is not."""
+    tolerance = max(EARLY_TOLERANCE_MIN_S, EARLY_TOLERANCE_FRACTION * period)
+    # Two references at least: a sidecar's first fire often arrives late (the app is still
+    # warming up), and alone it would make the next fire look early.
+    return len(recent) >= 2 and phase < min(recent) - tolerance
+
+
 def _incarnation(fires: Sequence[Attempt], start: float, end: float, period: float,
                  lo: float, hi: float) -> list[TickRecord]:
     """Tick records of one sidecar incarnation alive in ``[start, end)``."""
@@ -78,21 +92,27 @@ def _incarnation(fires: Sequence[Attempt], start: float, end: float, period: flo
         n = max(0, math.floor((min(end, hi) - max(start, lo)) / period))
         return [TickRecord(max(start, lo) + j * period, True) for j in range(1, n + 1)]
     previous: TickRecord | None = None
+    phases: list[float] = []  # arrival - index * D of the latest fires (see _is_early)
+    index = 0
     for fire in fires:
         if previous is None:
             for t in _lost_between(min(start, fire.wall - period), fire.wall, period):
                 tick(t)
             previous = tick(fire.wall, fire)
+            phases.append(fire.wall)
             continue
         gap = fire.wall - previous.time
         if gap < DUPLICATE_FRACTION * period:
             previous.attempts.append(fire)
             previous.deliveries += 1
             continue
-        for t in _lost_between(previous.time, fire.wall, period):
+        lost = _lost_between(previous.time, fire.wall, period)
+        for t in lost:
             tick(t)
-        tolerance = max(EARLY_TOLERANCE_MIN_S, EARLY_TOLERANCE_FRACTION * period)
-        previous = tick(fire.wall, fire, early=gap < period - tolerance)
+        index += len(lost) + 1
+        phase = fire.wall - index * period
+        previous = tick(fire.wall, fire, early=_is_early(phase, phases, period))
+        phases = [*phases[-(RECENT_FIRES - 1):], phase]
     for t in _owed_until(previous.time, end, period):
         tick(t)
     return records

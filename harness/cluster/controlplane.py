@@ -1,16 +1,7 @@
-"""The control plane of a run: placement, the scheduler (embedded etcd) and N app replicas.
+"""The control plane of a run: Redis (when a mechanism needs it), placement, the scheduler
+members and the app replicas, started in that order and stopped in reverse; a context manager.
 
-Each process reserves its loopback ports when it is created and releases them just before it
-is exec'd; each is a ManagedProcess (own process group, tagged with the run id). A replica is
-the sample app plus its daprd sidecar, started by one of three launchers:
-
-- ``daprd``: the app and daprd directly, with the flags `dapr run` passes (what dapr's own
-  integration framework does); the fallback when no dapr CLI exists;
-- ``dapr-run``: one real `dapr run --app-id ... -- <app>` per replica;
-- ``dapr-run-f``: one real `dapr run -f <run>/dapr.yaml` for all replicas.
-
-Under the CLI launchers daprd and the app are found among the CLI's children, so faults hit
-them. Every argv is fitted to the flags the binary of that Dapr version lists (flags.py).
+The services are in services.py, the replicas (and their launchers) in replicas.py.
 """
 
 from __future__ import annotations
@@ -18,397 +9,40 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-import httpx
 import yaml
 
-from harness.run.history import HistoryWriter
-from harness.cluster.metrics import metric_total, scrape
-from harness.paths import REPO_ROOT
-from harness.cluster.ports import PortReservation
-from harness.cluster.flags import binary_flags, fit_argv
+from harness.cluster.flags import binary_flags
+from harness.cluster.health import LOOPBACK, READY_TIMEOUT_S, exited
+from harness.cluster.metrics import metric_total
 from harness.cluster.preflight import PortTaken
-from harness.cluster.process import AdoptedProcess, CliProcess, ManagedProcess, stop_all
+from harness.cluster.process import CliProcess, ManagedProcess, stop_all
 from harness.cluster.redis import redis_service
+from harness.cluster.replicas import GRPC_GROUP, HTTP_GROUP, LAUNCHERS, AppGroup, Replica
 from harness.cluster.runtime import DaprRuntime
+from harness.cluster.services import placement_service, scheduler_cluster
 from harness.cluster.versions import SIDECAR_METRIC_SINCE, version_key
 from harness.cluster.wait import DeadlineExceeded, wait_until
+from harness.paths import REPO_ROOT
 from harness.run.components import install_redis_components
+from harness.run.history import HistoryWriter
 from harness.run.rundir import RunDir
 
-__all__ = ["GRPC_GROUP", "HTTP_GROUP", "LAUNCHERS", "PORT_ATTEMPTS", "AppGroup", "Cluster",
-           "DaprService", "Replica", "arg_value", "placement_service", "scheduler_cluster",
-           "scheduler_service", "started_cluster"]
+__all__ = ["JOB_STREAMS_PER_SIDECAR", "PORT_ATTEMPTS", "Cluster", "started_cluster"]
 
-READY_TIMEOUT_S = 30.0
 PORT_ATTEMPTS = 3
 # How daprd, placement and scheduler (Go's net.Listen) and uvicorn report a port in use.
 _PORT_IN_USE = "address already in use"
-LOOPBACK = "127.0.0.1"
 # daprd's --scheduler-job-streams default: each sidecar opens this many streams to a scheduler,
 # and the scheduler's sidecars_connected gauge counts streams, not sidecars. A daprd without
 # that flag (before 1.16, cmd/daprd/options/options.go) opens one.
 JOB_STREAMS_PER_SIDECAR = 3
 # daprd logs these (pkg/runtime/scheduler) as its stream to the scheduler comes and goes.
 STREAM_UP, STREAM_DOWN = "Scheduler stream connected", "Scheduler stream disconnected"
-LAUNCHERS = ("daprd", "dapr-run", "dapr-run-f")
-
-
-def arg_value(argv: Sequence[str], flag: str) -> str | None:
-    """The value of ``--flag=v`` or ``--flag v`` in an argv (the CLI passes the second form)."""
-    for i, arg in enumerate(argv):
-        if arg == f"--{flag}" and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith(f"--{flag}="):
-            return arg.split("=", 1)[1]
-    return None
-
-
-def _fitted(name: str, argv: list[str], notes: list[str]) -> list[str]:
-    """argv without the flags this version's binary lacks; a note says which were left out."""
-    kept, dropped = fit_argv(argv, binary_flags(Path(argv[0])))
-    if dropped:
-        notes.append(f"{name}: left out {', '.join('--' + d for d in dropped)} "
-                     "(not in this version's --help)")
-    return kept
-
-
-def _http_status(url: str, headers: Mapping[str, str] | None = None) -> int:
-    return httpx.get(url, headers=headers, timeout=1.0).status_code
-
-
-def _exited(proc: ManagedProcess) -> str | None:
-    if proc.alive():
-        return None
-    return f"{proc.name} exited with code {proc.exit_code()}; see {proc.log_path}"
-
-
-class DaprService:
-    """A control-plane process (placement or scheduler) with a healthz and a metrics port."""
-
-    def __init__(self, process: ManagedProcess, *, port: int, healthz_port: int,
-                 metrics_port: int, other_ports: Sequence[int] = (),
-                 flag_notes: Sequence[str] = ()) -> None:
-        self.process = process
-        self.flag_notes = list(flag_notes)  # how its argv was fitted to its version
-        self.port = port
-        self.healthz_port = healthz_port
-        self.metrics_port = metrics_port
-        self.other_ports = list(other_ports)  # e.g. the scheduler's embedded etcd ports
-
-    @property
-    def address(self) -> str:
-        return f"{LOOPBACK}:{self.port}"
-
-    def start(self) -> None:
-        self.process.start()
-
-    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        url = f"http://{LOOPBACK}:{self.healthz_port}/healthz"
-        wait_until(lambda: _http_status(url) == 200, timeout_s=timeout_s,
-                   what=f"{self.process.name} healthy", abort=lambda: _exited(self.process))
-
-    def metrics(self) -> dict[str, float]:
-        return scrape(self.metrics_port)
-
-    def restart(self) -> None:
-        """Start again on the same ports and data dir (after a stop or a kill)."""
-        self.process.stop(grace_s=5.0)
-        self.process.start()
-        self.wait_ready()
-
-    def owned_ports(self) -> list[int]:
-        return [self.port, self.healthz_port, self.metrics_port, *self.other_ports]
-
-
-def placement_service(runtime: DaprRuntime, run: RunDir, log_level: str = "info") -> DaprService:
-    ports = PortReservation(4)
-    port, healthz, metrics, raft = ports.ports
-    notes: list[str] = []
-    argv = [
-        str(runtime.binary("placement")), f"--port={port}", f"--listen-address={LOOPBACK}",
-        f"--healthz-port={healthz}", f"--healthz-listen-address={LOOPBACK}",
-        f"--metrics-port={metrics}", f"--metrics-listen-address={LOOPBACK}",
-        f"--initial-cluster=dapr-placement-0={LOOPBACK}:{raft}",
-        "--tls-enabled=false", f"--log-level={log_level}",
-    ]
-    argv = _fitted("placement", argv, notes)
-    run.note_command(argv, comment="placement")
-    process = ManagedProcess("placement", argv, run_id=run.run_id, log_path=run.log("placement"),
-                             ports=ports)
-    return DaprService(process, port=port, healthz_port=healthz, metrics_port=metrics,
-                       flag_notes=notes)
-
-
-def scheduler_service(runtime: DaprRuntime, run: RunDir, log_level: str = "info",
-                      member: str = "dapr-scheduler-server-0") -> DaprService:
-    ports = PortReservation(5)
-    return _scheduler(runtime, run, log_level, member, ports, None, "scheduler")
-
-
-def _etcd_flags(binary: Path, member: str, initial_cluster: str, client_ports: str,
-                etcd_client: int, members: int, notes: list[str]) -> list[str]:
-    """The embedded etcd's flags, in the names this scheduler version knows."""
-    flags = binary_flags(binary)
-    if not flags or "etcd-initial-cluster" in flags:
-        return ["--etcd-embed=true", f"--etcd-client-port={etcd_client}",
-                f"--etcd-client-listen-address={LOOPBACK}",
-                f"--etcd-initial-cluster={initial_cluster}"]
-    # dapr 1.14 cmd/scheduler/options/options.go: --initial-cluster, per-member client ports
-    # (--etcd-client-ports id=port,...) and --replica-count; etcd is always embedded.
-    notes.append(f"{member}: 1.14-style etcd flags --initial-cluster, --etcd-client-ports, "
-                 "--replica-count (no --etcd-initial-cluster in this version's --help)")
-    return [f"--initial-cluster={initial_cluster}", f"--etcd-client-ports={client_ports}",
-            f"--replica-count={members}"]
-
-
-def scheduler_cluster(runtime: DaprRuntime, run: RunDir, members: int = 1,
-                      log_level: str = "info") -> list[DaprService]:
-    """``members`` schedulers forming one embedded etcd cluster (1 = the single scheduler).
-
-    Member i has id ``dapr-scheduler-server-{i}``, its own ports and data dir, and an
-    ``--etcd-initial-cluster`` that lists every member with its peer port, so all of them must
-    be started before any can be healthy (etcd needs a quorum).
-    """
-    if members < 1:
-        raise ValueError(f"members must be >= 1, got {members}")
-    if members == 1:
-        return [scheduler_service(runtime, run, log_level)]
-    ids = [f"dapr-scheduler-server-{i}" for i in range(members)]
-    reservations = [PortReservation(5) for _ in ids]
-    initial = ",".join(f"{member}=http://{LOOPBACK}:{ports.ports[4]}"
-                       for member, ports in zip(ids, reservations, strict=True))
-    clients = ",".join(f"{member}={ports.ports[3]}"
-                       for member, ports in zip(ids, reservations, strict=True))
-    return [_scheduler(runtime, run, log_level, member, ports, initial, f"scheduler-{i}",
-                       clients, members)
-            for i, (member, ports) in enumerate(zip(ids, reservations, strict=True))]
-
-
-def _scheduler(runtime: DaprRuntime, run: RunDir, log_level: str, member: str,
-               ports: PortReservation, initial_cluster: str | None, name: str,
-               client_ports: str | None = None, members: int = 1) -> DaprService:
-    port, healthz, metrics, etcd_client, etcd_peer = ports.ports
-    initial_cluster = initial_cluster or f"{member}=http://{LOOPBACK}:{etcd_peer}"
-    client_ports = client_ports or f"{member}={etcd_client}"
-    notes: list[str] = []
-    binary = runtime.binary("scheduler")
-    data_dir = run.etcd_data(member)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    data_dir.chmod(0o700)  # etcd refuses a data dir others can read
-    argv = [
-        str(binary), f"--id={member}", f"--port={port}",
-        f"--listen-address={LOOPBACK}", f"--healthz-port={healthz}",
-        f"--healthz-listen-address={LOOPBACK}", f"--metrics-port={metrics}",
-        f"--metrics-listen-address={LOOPBACK}", f"--etcd-data-dir={data_dir}",
-        *_etcd_flags(binary, member, initial_cluster, client_ports, etcd_client, members, notes),
-        f"--override-broadcast-host-port={LOOPBACK}:{port}", "--tls-enabled=false",
-        f"--log-level={log_level}",
-    ]
-    argv = _fitted(name, argv, notes)
-    run.note_command(argv, comment=f"{name} (embedded etcd, member {member})")
-    process = ManagedProcess(name, argv, run_id=run.run_id, log_path=run.log(name), ports=ports)
-    service = DaprService(process, port=port, healthz_port=healthz, metrics_port=metrics,
-                          other_ports=[etcd_client, etcd_peer], flag_notes=notes)
-    return service
-
-
-@dataclass(frozen=True)
-class AppGroup:
-    """The replicas of one app-id. ``http``: the FastAPI sample app (jobs, bindings, actors,
-    workflows); ``grpc``: the SDK app for job-sdk tasks (daprd's --app-protocol grpc), with
-    its own resources dir so that it loads none of the HTTP app's components."""
-
-    app_id: str
-    protocol: Literal["http", "grpc"]
-
-    def app_argv(self, port: int) -> list[str]:
-        if self.protocol == "grpc":
-            return [sys.executable, "-m", "harness.run.grpc_app"]
-        return [
-            sys.executable, "-m", "uvicorn", "harness.run.app:app", "--host", LOOPBACK,
-            "--port", str(port), "--log-level", "warning", "--no-access-log",
-            "--timeout-graceful-shutdown", "2",
-        ]
-
-
-HTTP_GROUP = AppGroup("taskapi", "http")
-GRPC_GROUP = AppGroup("taskapi-grpc", "grpc")
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(1.0)
-        return sock.connect_ex((LOOPBACK, port)) == 0
-
-
-class Replica:
-    """One replica of the app: the sample app process and its daprd sidecar, under a launcher."""
-
-    def __init__(self, index: int, *, cluster: Cluster, group: AppGroup = HTTP_GROUP) -> None:
-        self.index = index
-        self.group = group
-        self.cluster = cluster
-        run = cluster.run
-        self.ports = PortReservation(5)
-        self.app_port, self.http_port, self.grpc_port, self.internal_port, self.metrics_port = (
-            self.ports.ports
-        )
-        self.name = name = f"replica-{index}"
-        self.flag_notes: list[str] = []
-        token_env = {"APP_API_TOKEN": cluster.api_token} if cluster.api_token else {}
-        # What the harness itself sends the app: the app refuses every request without it.
-        self.app_headers = {"dapr-api-token": cluster.api_token} if cluster.api_token else {}
-        # DAPR_API_TOKEN guards daprd's own API (every route but GET /v1.0/healthz: dapr/dapr
-        # pkg/http APITokenAuthMiddleware and isRouteExcludedFromAPITokenAuth).
-        daprd_env = {**token_env, **({"DAPR_API_TOKEN": cluster.dapr_api_token}
-                                     if cluster.dapr_api_token else {})}
-        # PYTHONPATH: the app is found from any directory (commands.sh and dapr.yaml, by hand)
-        self.app_env = {
-            "HARNESS_HISTORY": str(run.history), "HARNESS_REPLICA": str(index),
-            "HARNESS_BINDINGS": json.dumps(cluster.binding_routes),
-            "HARNESS_APP_HANDLERS": json.dumps(cluster.app_handlers),
-            "HARNESS_TASKS": json.dumps(cluster.tasks),
-            "APP_ID": self.app_id, "APP_PORT": str(self.app_port),
-            "DAPR_HTTP_PORT": str(self.http_port), "DAPR_GRPC_PORT": str(self.grpc_port),
-            "PYTHONPATH": str(REPO_ROOT), **token_env,
-        }
-        self.app_argv = group.app_argv(self.app_port)
-        self.daprd_argv = _fitted(f"{name} daprd", self._daprd_argv(cluster), self.flag_notes)
-        self.dapr_run_argv = self._dapr_run_argv(cluster)
-        run.note_command(self.app_argv, self.app_env, comment=f"{name}: app")
-        run.note_command(self.daprd_argv, daprd_env, comment=f"{name}: daprd")
-        run.note_command(self.dapr_run_argv, {**self.app_env, **daprd_env},
-                         comment=f"{name}: the same replica under the dapr CLI")
-        self.launcher: CliProcess | None = None
-        self.app: ManagedProcess | AdoptedProcess
-        self.daprd: ManagedProcess | AdoptedProcess
-        if cluster.launcher == "daprd":
-            self.app = ManagedProcess(f"{name}-app", self.app_argv, run_id=run.run_id,
-                                      log_path=run.log(f"{name}-app"), env=self.app_env,
-                                      cwd=REPO_ROOT, ports=self.ports)
-            self.daprd = ManagedProcess(f"{name}-daprd", self.daprd_argv, run_id=run.run_id,
-                                        log_path=run.log(f"{name}-daprd"), env=daprd_env)
-        else:
-            self._adopt(cluster, daprd_env)
-
-    def _adopt(self, cluster: Cluster, daprd_env: dict[str, str]) -> None:
-        """daprd and the app as children of a real `dapr run` (own, or the run's `dapr run -f`)."""
-        if cluster.launcher == "dapr-run":
-            cli_argv = [str(cluster.cli), *self.dapr_run_argv[1:]]
-            self.launcher = owner = CliProcess(
-                f"{self.name}-dapr-run", cli_argv, run_id=cluster.run.run_id,
-                log_path=cluster.run.log(f"{self.name}-dapr-run"), env={**self.app_env, **daprd_env},
-                cwd=REPO_ROOT, ports=self.ports)
-            restart: Callable[[], None] | None = self._relaunch
-        else:
-            owner, restart = cluster.multi_app, None
-        port = str(self.http_port)
-        self.daprd = AdoptedProcess(
-            f"{self.name}-daprd", owner, restart=restart,
-            match=lambda argv: Path(argv[0]).name == "daprd"
-            and arg_value(argv, "dapr-http-port") == port)
-        app_port = str(self.app_port)
-        self.app = AdoptedProcess(
-            f"{self.name}-app", owner, restart=restart,
-            match=lambda argv: "harness.run.app:app" in argv and arg_value(argv, "port") == app_port)
-
-    def _relaunch(self) -> None:
-        """A new `dapr run` for this replica, as a user would: end what is left of the old one
-        (the CLI ends the sibling of a child that exited, but only once its own start-up, which
-        retries metadata calls to the sidecar, is over), then run it again."""
-        assert self.launcher is not None
-        self.launcher.stop(grace_s=5.0)  # reaps it and ends any child it left
-        for process in self.workers:
-            if isinstance(process, AdoptedProcess):
-                process.forget()
-        self.launcher.start()
-
-    @property
-    def app_id(self) -> str:
-        return self.group.app_id
-
-    def _daprd_argv(self, cluster: Cluster) -> list[str]:
-        return [
-            str(cluster.runtime.binary("daprd")), f"--app-id={self.app_id}",
-            f"--app-port={self.app_port}", f"--app-protocol={self.group.protocol}",
-            f"--app-channel-address={LOOPBACK}", f"--dapr-http-port={self.http_port}",
-            f"--dapr-grpc-port={self.grpc_port}", f"--dapr-internal-grpc-port={self.internal_port}",
-            f"--dapr-internal-grpc-listen-address={LOOPBACK}", f"--dapr-listen-addresses={LOOPBACK}",
-            f"--metrics-port={self.metrics_port}", f"--metrics-listen-address={LOOPBACK}",
-            f"--placement-host-address={cluster.placement.address}",
-            f"--scheduler-host-address={cluster.scheduler_addresses}",
-            f"--resources-path={cluster.resources_for(self.group)}",
-            f"--config={cluster.runtime.config}",
-            f"--log-level={cluster.log_level}", "--mode=standalone",
-        ]
-
-    def _dapr_run_argv(self, cluster: Cluster) -> list[str]:
-        """The same replica under `dapr run` (what the dapr-run launcher executes)."""
-        return [
-            "dapr", "run", f"--runtime-path={cluster.runtime.root.parent}",
-            f"--app-id={self.app_id}", f"--app-port={self.app_port}",
-            f"--app-protocol={self.group.protocol}",
-            f"--app-channel-address={LOOPBACK}", f"--dapr-http-port={self.http_port}",
-            f"--dapr-grpc-port={self.grpc_port}", f"--dapr-internal-grpc-port={self.internal_port}",
-            f"--dapr-listen-addresses={LOOPBACK}", f"--metrics-port={self.metrics_port}",
-            f"--placement-host-address={cluster.placement.address}",
-            f"--scheduler-host-address={cluster.scheduler_addresses}",
-            f"--resources-path={cluster.resources_for(self.group)}",
-            f"--config={cluster.runtime.config}",
-            f"--log-level={cluster.log_level}", "--", *self.app_argv,
-        ]
-
-    @property
-    def processes(self) -> list[ManagedProcess]:
-        """What the harness itself started for this replica (and stops): the app and daprd,
-        or the replica's `dapr run` (empty under `dapr run -f`, which the cluster owns)."""
-        if self.cluster.launcher == "daprd":
-            return [p for p in (self.app, self.daprd) if isinstance(p, ManagedProcess)]
-        return [self.launcher] if self.launcher is not None else []
-
-    @property
-    def workers(self) -> list[ManagedProcess | AdoptedProcess]:
-        """The app and daprd themselves, whoever started them (faults act on these)."""
-        return [self.app, self.daprd]
-
-    def owned_ports(self) -> list[int]:
-        return list(self.ports.ports)
-
-    def start(self) -> None:
-        if self.launcher is not None:
-            self.launcher.start()
-        elif self.cluster.launcher == "daprd":
-            self.app.start()
-            self.daprd.start()
-
-    def _app_healthy(self) -> bool:
-        if self.group.protocol == "grpc":  # the SDK app has no HTTP endpoint: it listens
-            return _port_open(self.app_port)
-        return _http_status(f"http://{LOOPBACK}:{self.app_port}/healthz", self.app_headers) == 200
-
-    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        daprd_url = f"http://{LOOPBACK}:{self.http_port}/v1.0/healthz"
-        wait_until(self._app_healthy, timeout_s=timeout_s,
-                   what=f"{self.app.name} healthy", abort=lambda: _exited(self.app))
-        wait_until(lambda: _http_status(daprd_url) == 204, timeout_s=timeout_s,
-                   what=f"{self.daprd.name} healthy (/v1.0/healthz 204)",
-                   abort=lambda: _exited(self.daprd))
-
-    def metrics(self) -> dict[str, float]:
-        return scrape(self.metrics_port)
-
-    @property
-    def dapr_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.http_port}"
 
 
 class Cluster:
@@ -563,7 +197,7 @@ class Cluster:
         )
 
     def _no_scheduler_left(self) -> str | None:
-        reasons = [_exited(s.process) for s in self.schedulers]
+        reasons = [exited(s.process) for s in self.schedulers]
         return None if any(r is None for r in reasons) else "; ".join(str(r) for r in reasons)
 
     def stop(self, grace_s: float = 5.0) -> None:

@@ -40,7 +40,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from harness.cluster.controlplane import Cluster, Replica
+from harness.cluster.controlplane import Cluster
+from harness.cluster.replicas import Replica
 from harness.scenario.faults import FAULTS
 from harness.run.history import load_history
 from harness.scenario.model import FaultSpec

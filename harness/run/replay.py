@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from harness.cluster.controlplane import arg_value
+from harness.cluster.health import arg_value
 from harness.cluster.process import CliProcess, ManagedProcess, stop_all
 from harness.cluster.wait import wait_until
 from harness.run.driver import JobsClient

@@ -161,9 +161,17 @@ class Expectation(_Strict):
     delivery: Literal["exactly_once", "once_per_replica", "at_least_once"]
     min_ticks: int = Field(default=1, ge=0)
     max_lost: int = Field(default=0, ge=0)
-    max_duplicated: int = Field(default=0, ge=0)
+    # None: no cap under at_least_once (duplicates are within its promise), 0 otherwise.
+    max_duplicated: int | None = Field(default=None, ge=0)
     max_early: int = Field(default=0, ge=0)
     triggers: int | None = Field(default=None, ge=0)  # exact total, when it is known
+
+    @property
+    def duplicates_allowed(self) -> int | None:
+        """How many duplicated ticks pass (None: any)."""
+        if self.max_duplicated is not None:
+            return self.max_duplicated
+        return None if self.delivery == "at_least_once" else 0
 
 
 

@@ -14,7 +14,9 @@ import pytest
 
 from harness.check import check_run
 from harness.cluster.build import find_cli
-from harness.cluster.controlplane import Cluster, Replica, arg_value
+from harness.cluster.controlplane import Cluster
+from harness.cluster.health import arg_value
+from harness.cluster.replicas import Replica
 from harness.cluster.process import AdoptedProcess
 from harness.cluster.reaper import tagged_processes
 from harness.cluster.runtime import DaprRuntime, locate_runtime

@@ -9,7 +9,7 @@ import pytest
 
 from harness.cluster import gomod
 from harness.cluster.build import build_slot, cached_build
-from harness.cluster.controlplane import arg_value
+from harness.cluster.health import arg_value
 from harness.cluster.flags import fit_argv, flag_name
 from harness.cluster.gomod import Progress
 from harness.cluster.launch import choose_launcher

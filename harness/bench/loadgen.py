@@ -15,10 +15,15 @@ from typing import Any
 import httpx
 import numpy as np
 
-__all__ = ["LoadResult", "Request", "run_load"]
+__all__ = ["LoadResult", "Request", "is_success", "run_load"]
 
 # (method, url, json body) for the i-th request
 Request = tuple[str, str, Any]
+
+
+def is_success(status: str) -> bool:
+    """An HTTP 2xx, or gRPC's OK."""
+    return status.startswith("2") or status == "OK"
 
 
 @dataclass
@@ -32,7 +37,7 @@ class LoadResult:
 
     @property
     def accepted(self) -> int:
-        return sum(n for status, n in self.statuses.items() if status.startswith("2"))
+        return sum(n for status, n in self.statuses.items() if is_success(status))
 
     @property
     def accepted_per_s(self) -> float:
@@ -44,7 +49,7 @@ class LoadResult:
             "offered_rate": self.offered_rate, "concurrency": self.concurrency,
             "duration_s": round(self.duration_s, 3), "sent": self.sent, "accepted": self.accepted,
             "accepted_per_s": round(self.accepted_per_s, 1),
-            "errors_by_status": {k: v for k, v in sorted(self.statuses.items()) if not k.startswith("2")},
+            "errors_by_status": {k: v for k, v in sorted(self.statuses.items()) if not is_success(k)},
             "latency_ms": None if lat is None else {
                 "p50": round(float(np.percentile(lat, 50)), 2),
                 "p99": round(float(np.percentile(lat, 99)), 2)},

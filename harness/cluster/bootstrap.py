@@ -14,7 +14,7 @@ from harness.paths import REPO_ROOT
 # Import names of what pyproject.toml requires; any missing one means `pip install -e .`.
 REQUIRED_IMPORTS = (
     "pytest", "httpx", "fastapi", "uvicorn", "yaml", "docker", "tabulate", "psutil",
-    "matplotlib", "pydantic", "croniter", "prometheus_client", "pytest_timeout",
+    "matplotlib", "pydantic", "croniter", "prometheus_client", "pytest_timeout", "dapr",
 )
 
 

@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 import yaml
@@ -174,7 +174,7 @@ class Replica:
             sys.executable, "-m", "uvicorn", "harness.run.app:app", "--host", LOOPBACK,
             "--port", str(self.app_port), "--log-level", "warning", "--no-access-log",
             "--timeout-graceful-shutdown", "2",
-        ]
+        ] if cluster.app_command is None else cluster.app_command(self.app_port)
         self.app = ManagedProcess(f"{name}-app", app_argv, run_id=run.run_id,
                                   log_path=run.log(f"{name}-app"), env=app_env, cwd=REPO_ROOT,
                                   ports=self.ports)
@@ -256,6 +256,7 @@ class Cluster:
         api_token: str | None = None,
         log_level: str = "info",
         schedulers: int = 1,
+        app_command: Callable[[int], list[str]] | None = None,
     ) -> None:
         if replicas < 1:
             raise ValueError(f"replicas must be >= 1, got {replicas}")
@@ -263,6 +264,9 @@ class Cluster:
         self.app_id, self.api_token, self.log_level = app_id, api_token, log_level
         self.binding_routes = dict(binding_routes or {})  # app route -> binding name
         self.app_handlers = list(app_handlers)
+        # Another app in place of the recording sample app (argv for a port), e.g. the
+        # benchmarks' null sink; it must answer GET /healthz with 200.
+        self.app_command = app_command
         self.history = HistoryWriter(run.history)
         self.placement = placement_service(runtime, run, log_level)
         self.schedulers = scheduler_cluster(runtime, run, schedulers, log_level)

@@ -112,23 +112,10 @@ def _faults(summaries: Sequence[dict[str, Any]]) -> list[str]:
 def _bench(bench_json: Path) -> list[str]:
     if not bench_json.exists():
         return ["No benchmark yet: `python -m harness bench`."]
-    bench = json.loads(bench_json.read_text())["benchmarks"]
-    lines = []
-    if "scheduling" in bench:
-        f = bench["scheduling"]["figures"]["full_speed"]["accepted_per_s"]
-        lines.append(f"- job creations accepted: {f['median']:g}/s median (n={f['n']}) at full speed")
-    if "triggering" in bench:
-        for n, f in bench["triggering"]["figures"].items():
-            lines.append(f"- {n} jobs due at once: {f['triggers_per_s']['median']:g} triggers/s, "
-                         f"{f['duplicated_jobs']} duplicated, {f['missing_jobs']} missing")
-    if "precision" in bench:
-        for m, f in bench["precision"]["figures"].items():
-            lines.append(f"- {m} `@every 1s` lateness p99 {f['p99']['median']:g} ms, "
-                         f"max {f['max']['median']:g} ms")
-    if "cost" in bench and "3" in bench["cost"]["figures"]:
-        f = bench["cost"]["figures"]["3"]
-        lines.append(f"- 3 replicas ready in {f['ready_s']['median']:g} s")
-    return lines + ["", "Full figures: [bench.md](bench.md)."]
+    from harness.reports.bench import headline_lines
+
+    return [*headline_lines(json.loads(bench_json.read_text())["benchmarks"]), "",
+            "Full figures: [bench.md](bench.md)."]
 
 
 def _decision(facts: dict[str, bool]) -> list[str]:

@@ -16,6 +16,7 @@ import psutil
 __all__ = ["CpuSampler", "limiting_side"]
 
 SATURATED = 0.9  # a side at >= 90% of what it can use is taken as the limit
+KEPT_UP = 0.97  # accepted >= 97% of the offered rate: the offer, not the system, set the figure
 
 
 def _cpu_s(proc: psutil.Process) -> float | None:
@@ -65,12 +66,16 @@ class CpuSampler:
         return out
 
 
-def limiting_side(cpu: Mapping[str, float], cores: int) -> str:
+def limiting_side(cpu: Mapping[str, float], cores: int, *, offered: float | None = None,
+                  achieved: float | None = None) -> str:
     """Name what bounds a figure, from a CpuSampler reading.
 
-    The machine when its cores are >= 90% busy (whoever uses them: ours or other work);
-    otherwise the busiest kind of process; "none (idle: latency-bound)" when nothing is busy.
+    The offered rate when the figure reached it (the system kept up: not a ceiling); else the
+    machine when its cores are >= 90% busy (whoever uses them: ours or other work); otherwise
+    the busiest kind of process; "none (idle: latency-bound)" when nothing is busy.
     """
+    if offered and achieved is not None and achieved >= KEPT_UP * offered:
+        return f"the offered rate ({offered:g}/s; kept up, so not a ceiling)"
     machine = cpu.get("machine_busy_pct", 0.0)
     kinds = {k: v for k, v in cpu.items() if k != "machine_busy_pct"}
     busiest = max(kinds, key=lambda k: kinds[k]) if kinds else None

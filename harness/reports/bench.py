@@ -76,9 +76,12 @@ def _scheduling(entry: Entry, bench: dict[str, Entry]) -> list[str]:
              _ratio(c["accepted_per_s"], TARGETS["scheduling"]), fig(c["latency_p50_ms"]),
              fig(c["latency_p99_ms"]), json.dumps(c["errors_by_status"]) if c["errors_by_status"] else "none",
              limited_by(c["limited_by"])] for client, c in f["clients"].items()]
-    return [f"Jobs with `dueTime: 1h` created through 3 sidecars at {f['offered_rate']:g}/s offered "
-            f"for {f['seconds']:g} s by {f['concurrency']} workers (Dapr's perf test offers 1,000/s "
-            "for 1 min); the client, daprd, the scheduler and the load generator share the cores.", "",
+    return [f"Jobs with `dueTime: 1h` created by {f['concurrency']} workers for {f['seconds']:g} s "
+            f"per client and mode: `fixed` offers {f['offered_rate']:g}/s (Dapr's perf test offers "
+            "1,000/s for 1 min), `full-speed` finds the ceiling on this machine (when a client's "
+            "rows have only `fixed`, only the offered rate was measured). The HTTP clients spread "
+            "requests over 3 sidecars, the gRPC client (Dapr Python SDK, `schedule_job`) uses one; "
+            "client, daprd, scheduler and load generator share the cores.", "",
             _table(rows, ["client", "accepted/s", "Dapr target", "ratio", "latency p50 (ms)",
                           "p99 (ms)", "errors", "limited by (CPU during the run)"])]
 

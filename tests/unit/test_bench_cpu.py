@@ -18,3 +18,9 @@ def test_otherwise_the_busiest_process_kind() -> None:
 
 def test_nothing_busy_means_latency_bound() -> None:
     assert limiting_side({"daprd": 3.0, "machine_busy_pct": 5.0}, cores=2).startswith("none")
+
+
+def test_a_figure_that_reached_the_offered_rate_is_not_a_ceiling() -> None:
+    cpu = {"daprd": 80.0, "machine_busy_pct": 99.0}
+    assert limiting_side(cpu, 2, offered=1000.0, achieved=990.0).startswith("the offered rate (1000/s")
+    assert limiting_side(cpu, 2, offered=1000.0, achieved=900.0).startswith("machine CPU")

@@ -101,7 +101,7 @@ func load(args []string) {
 	var next atomic.Int64
 	var mu sync.Mutex
 	statuses := map[string]int{}
-	latencies := make([]float64, 0, *n)
+	latencies := make([]float64, 0, min(*n, 1<<20)) // n may be a large "until max-s" budget
 	begin := time.Now()
 	deadline := begin.Add(time.Duration(*maxS * float64(time.Second)))
 	var wg sync.WaitGroup

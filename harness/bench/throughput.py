@@ -112,11 +112,13 @@ def deliver_due_jobs(cluster: Cluster, n: int, s: BenchSettings, *, null_sink: b
     created_before_due = time.time() < due
     wait_until(lambda: time.time() >= due, timeout_s=max(0.0, due - time.time()) + 5,
                what="the jobs' due time", interval_s=0.01)
-    sampler = cluster_sampler(cluster).start()
+    # The harness's own polling shows as "harness"; the figure comes from arrival times, so a
+    # slow poll of the (large) history costs nothing but a later end of the wait.
+    sampler = cluster_sampler(cluster, harness=[os.getpid()]).start()
     delivered: Callable[[], int] = ((lambda: sink_counts(cluster)["count"]) if null_sink
                                     else (lambda: count_triggers(cluster.run.history)))
     wait_until(lambda: delivered() >= created.accepted, timeout_s=60 + n / 100,
-               what=f"{created.accepted} triggers", interval_s=0.2)
+               what=f"{created.accepted} triggers", interval_s=0.2 if null_sink else 1.0)
     cpu = sampler.stop()
     if null_sink:
         counts = sink_counts(cluster)

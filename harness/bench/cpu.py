@@ -60,10 +60,15 @@ class CpuSampler:
         for kind, seconds in (extra or {}).items():
             out[kind] = round(out.get(kind, 0.0) + seconds / wall * 100, 1)
         before, after = self._machine, psutil.cpu_times()
-        busy = sum(after) - after.idle - after.iowait - (sum(before) - before.idle - before.iowait)
-        total = sum(after) - sum(before)
+        total = _total(after) - _total(before)
+        busy = total - (after.idle + after.iowait - before.idle - before.iowait)
         out["machine_busy_pct"] = round(busy / total * 100, 1) if total > 0 else 0.0
         return out
+
+
+def _total(times: Any) -> float:
+    """All CPU time; guest time is already inside user time on Linux, so it is left out."""
+    return sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
 
 
 def limiting_side(cpu: Mapping[str, float], cores: int, *, offered: float | None = None,

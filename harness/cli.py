@@ -152,7 +152,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 else BenchSettings(trials=trials, cold_setup=args.cold))
     out = Path(args.out)
     run_benchmarks(locate_runtime(), args.names or list(BENCHMARKS), settings,
-                   out / "bench.json", _say)
+                   out / "bench.json", _say, note=args.note)
     for path in write_bench_report(out / "bench.json", out):
         print(path)
     return 0
@@ -270,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="runs per figure (default 3; 1 with --quick)")
     bench.add_argument("--cold", action="store_true",
                        help="setup benchmark also builds Dapr from empty Go caches (minutes)")
+    bench.add_argument("--note", metavar="TEXT",
+                       help="printed under these benchmarks' stamps in bench.md (e.g. what else ran)")
     bench.add_argument("--quick", action="store_true",
                        help="the smoke-test profile: small sizes, figures printed, minutes")
     _add_out(bench)

@@ -50,8 +50,11 @@ def _tree_state() -> str:
 
 
 def run_benchmarks(runtime: DaprRuntime, names: Sequence[str], settings: BenchSettings,
-                   out: Path, say: Say) -> dict[str, Any]:
-    """Run the named benchmarks; merge their figures into ``out`` (bench.json)."""
+                   out: Path, say: Say, note: str | None = None) -> dict[str, Any]:
+    """Run the named benchmarks; merge their figures into ``out`` (bench.json).
+
+    ``note`` is printed under each of these benchmarks' stamps (e.g. what else was running).
+    """
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         raise ValueError(f"unknown benchmark {unknown[0]!r}; known: {', '.join(BENCHMARKS)}")
@@ -67,6 +70,7 @@ def run_benchmarks(runtime: DaprRuntime, names: Sequence[str], settings: BenchSe
             "seconds": round(time.time() - started, 1), "dapr": runtime.version,
             "harness_commit": harness_commit(), "tree": _tree_state(), "machine": machine(),
             "load_avg_1m": [round(load_before[0], 2), round(psutil.getloadavg()[0], 2)],
+            **({"note": note} if note else {}),
         }
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(data, indent=2, default=list))

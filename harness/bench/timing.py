@@ -31,8 +31,8 @@ def drift(fires: Sequence[float], period_s: float) -> dict[str, float | int] | N
     """Slip per tick (ms) of a periodic stream, and that slip projected over a day.
 
     ``fires`` are the arrival times (s) of one stream. Each fire gets its tick number from the
-    gaps before it (a gap spanning several periods, a lost tick, counts as that many ticks, so
-    it does not read as drift); the slip per tick is the least-squares slope of arrival time
+    gaps before it, rounded to whole periods (a lost tick counts, a stall does not read as
+    drift); the slip per tick is the least-squares slope of arrival time
     against tick number, minus the period, so the jitter of the first and last fires does not
     dominate it. None with fewer than two fires.
     """
@@ -41,9 +41,11 @@ def drift(fires: Sequence[float], period_s: float) -> dict[str, float | int] | N
     times = sorted(fires)
     if len(times) < 2:
         return None
+    # A late fire followed at once by the next (gaps of 2 and 0 periods) advances 2 then 0
+    # ticks, so a stall does not add a tick; a lost tick (a gap of 2) still counts as two.
     ticks = [0]
     for a, b in zip(times, times[1:]):
-        ticks.append(ticks[-1] + max(1, round((b - a) / period_s)))
+        ticks.append(ticks[-1] + round((b - a) / period_s))
     slope = float(np.polyfit(np.asarray(ticks, dtype=float), np.asarray(times), 1)[0])
     per_tick_ms = (slope - period_s) * 1000
     return {"ticks": ticks[-1], "per_tick_ms": round(per_tick_ms, 4),

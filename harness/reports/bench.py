@@ -234,7 +234,8 @@ def render_bench(data: dict[str, Any]) -> str:
              "interval): the machine when its cores were >= 90% busy, else the busiest process._", ""]
     for name, (title, render) in SECTIONS.items():
         if name in bench:
-            lines += [f"## {title}", "", _stamp(bench[name]), "", *render(bench[name], bench), ""]
+            note = [f"_Note: {bench[name]['note']}_", ""] if bench[name].get("note") else []
+            lines += [f"## {title}", "", _stamp(bench[name]), "", *note, *render(bench[name], bench), ""]
     return "\n".join(lines)
 
 

@@ -72,3 +72,12 @@ def test_drift_is_a_slope_so_one_late_endpoint_barely_moves_it() -> None:
     d = drift(fires, 1.0)
     assert d is not None
     assert abs(d["per_tick_ms"]) < 0.001
+
+
+def test_a_stalled_tick_delivered_with_the_next_is_not_drift() -> None:
+    # Measured on a job @every 1s: one gap of 2 s then one of 0 s (a tick held, then both sent).
+    fires = [float(k) for k in range(600)]
+    fires[300] = 301.0
+    d = drift(fires, 1.0)
+    assert d is not None
+    assert d["ticks"] == 599 and abs(d["per_tick_ms"]) < 0.01

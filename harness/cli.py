@@ -58,6 +58,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
     for version in getattr(args, "dapr_version", None) or [None]:
         ensure_runtime(version)
     ensure_cli(Progress())
+    from harness.bench.native import ensure_benchtool
+
+    print(f"[setup] benchtool (null sink, native load generator): {ensure_benchtool()}", flush=True)
     print(f"[setup] {docker_scheduler_status()}", flush=True)
     return 0
 
@@ -172,17 +175,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from harness.bench.runner import BENCHMARKS, BenchSettings, run_benchmarks
-    from harness.reports.bench import write_bench_report
     from harness.cluster.runtime import locate_runtime
+    from harness.reports.bench import write_bench_report
 
-    settings = BenchSettings(trials=args.trials, cold_setup=args.cold)
-    if args.quick:
-        settings = BenchSettings(trials=args.trials, scheduling_seconds=3, trigger_counts=(200,),
-                                 precision_ticks=10, replica_counts=(1, 3), cold_setup=args.cold,
-                                 registration_count=100)
+    trials = args.trials if args.trials is not None else (1 if args.quick else 3)
+    if trials < 1:
+        raise UsageError(f"--trials must be >= 1, got {trials}")
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        raise UsageError(f"unknown benchmark {unknown[0]!r}; known: {', '.join(BENCHMARKS)}")
+    settings = (BenchSettings.quick(trials, cold_setup=args.cold) if args.quick
+                else BenchSettings(trials=trials, cold_setup=args.cold))
     out = Path(args.out)
     run_benchmarks(locate_runtime(), args.names or list(BENCHMARKS), settings,
-                   out / "bench.json", _say)
+                   out / "bench.json", _say, note=args.note)
     for path in write_bench_report(out / "bench.json", out):
         print(path)
     return 0
@@ -400,16 +406,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_allow_dirty(report)
     report.set_defaults(func=cmd_report)
     bench = sub.add_parser("bench", help="benchmarks on real Dapr: figures beside Dapr's targets",
-                           description="Scheduling and triggering throughput, precision over "
-                           "300 ticks, control-plane cost, and the recorder's own ceiling. "
-                           "Writes results/bench.json and results/bench.md. All load stays on "
-                           "127.0.0.1 and stops by itself. A full run takes about 25 minutes on 2 cores.")
+                           description="Creations/s (native, Python and gRPC clients), triggers/s "
+                           "to a null sink and to the recording app, the recorder's headroom, "
+                           "cron precision and @every drift over 600 ticks, and how cost grows "
+                           "with replicas, scheduler members, stored and recurring jobs; each "
+                           "figure with the CPU of every side. Writes results/bench.json and "
+                           "results/bench.md (and plots). All load stays on 127.0.0.1 and stops "
+                           "by itself. A full run takes about 45 minutes on 2 cores; --quick "
+                           "about 3.")
     bench.add_argument("names", nargs="*", metavar="NAME",
-                       help="setup, scheduling, triggering, precision, cost, recorder (default: all)")
-    bench.add_argument("--trials", type=int, default=3, help="runs per figure (default 3)")
+                       help="setup, scheduling, triggering, recorder, precision, replicas, "
+                       "stored-jobs, recurring, cost (default: all)")
+    bench.add_argument("--trials", type=int, default=None,
+                       help="runs per figure (default 3; 1 with --quick)")
     bench.add_argument("--cold", action="store_true",
                        help="setup benchmark also builds Dapr from empty Go caches (minutes)")
-    bench.add_argument("--quick", action="store_true", help="small sizes, to try the benchmarks")
+    bench.add_argument("--note", metavar="TEXT",
+                       help="printed under these benchmarks' stamps in bench.md (e.g. what else ran)")
+    bench.add_argument("--quick", action="store_true",
+                       help="the smoke-test profile: small sizes, figures printed, minutes")
     _add_out(bench)
     bench.set_defaults(func=cmd_bench)
     reliability = sub.add_parser(

@@ -6,7 +6,6 @@ Every loop is bounded in count and time and stops by itself.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -16,10 +15,15 @@ from typing import Any
 import httpx
 import numpy as np
 
-__all__ = ["LoadResult", "Request", "run_calls", "run_load"]
+__all__ = ["LoadResult", "Request", "is_success", "run_load"]
 
 # (method, url, json body) for the i-th request
 Request = tuple[str, str, Any]
+
+
+def is_success(status: str) -> bool:
+    """An HTTP 2xx, or gRPC's OK."""
+    return status.startswith("2") or status == "OK"
 
 
 @dataclass
@@ -33,8 +37,7 @@ class LoadResult:
 
     @property
     def accepted(self) -> int:
-        """HTTP 2xx, or gRPC OK (the SDK's calls, see run_calls)."""
-        return sum(n for status, n in self.statuses.items() if _accepted(status))
+        return sum(n for status, n in self.statuses.items() if is_success(status))
 
     @property
     def accepted_per_s(self) -> float:
@@ -46,15 +49,11 @@ class LoadResult:
             "offered_rate": self.offered_rate, "concurrency": self.concurrency,
             "duration_s": round(self.duration_s, 3), "sent": self.sent, "accepted": self.accepted,
             "accepted_per_s": round(self.accepted_per_s, 1),
-            "errors_by_status": {k: v for k, v in sorted(self.statuses.items()) if not _accepted(k)},
+            "errors_by_status": {k: v for k, v in sorted(self.statuses.items()) if not is_success(k)},
             "latency_ms": None if lat is None else {
                 "p50": round(float(np.percentile(lat, 50)), 2),
                 "p99": round(float(np.percentile(lat, 99)), 2)},
         }
-
-
-def _accepted(status: str) -> bool:
-    return status.startswith("2") or status == "OK"
 
 
 async def _worker(client: httpx.AsyncClient, make: Callable[[int], Request], next_index: Callable[[], int | None],
@@ -103,29 +102,3 @@ def run_load(make: Callable[[int], Request], *, count: int, concurrency: int,
     if count < 1 or concurrency < 1:
         raise ValueError(f"count and concurrency must be >= 1, got {count}, {concurrency}")
     return asyncio.run(_run(make, count, concurrency, rate, max_s))
-
-
-def run_calls(call: Callable[[int], str], *, count: int, concurrency: int,
-              max_s: float = 120.0) -> LoadResult:
-    """Full-speed load through a blocking client (the SDK's gRPC calls): ``call(i)`` makes the
-    i-th call and returns its status ("OK" or the gRPC code name); ``concurrency`` threads."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    result = LoadResult(offered_rate=None, concurrency=concurrency, duration_s=0.0)
-    begin = time.monotonic()
-    lock = threading.Lock()
-
-    def one(i: int) -> None:
-        if time.monotonic() - begin >= max_s:
-            return
-        t0 = time.monotonic()
-        status = call(i)
-        with lock:
-            result.latencies_ms.append((time.monotonic() - t0) * 1000)
-            result.statuses[status] += 1
-
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(one, range(count)))
-    result.duration_s = time.monotonic() - begin
-    result.sent = sum(result.statuses.values())
-    return result

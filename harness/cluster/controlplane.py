@@ -66,6 +66,7 @@ class Cluster:
         redis: bool = False,
         launcher: str = "daprd",
         cli: Path | None = None,
+        app_command: Callable[[int], list[str]] | None = None,
     ) -> None:
         if replicas < 0 or grpc_replicas < 0 or replicas + grpc_replicas < 1:
             raise ValueError(f"need at least one replica, got {replicas} + {grpc_replicas} (gRPC)")
@@ -83,6 +84,9 @@ class Cluster:
         self.binding_routes = dict(binding_routes or {})  # app route -> binding name
         self.app_handlers = list(app_handlers)
         self.tasks = list(tasks)  # the scenario's tasks (mechanism, name, schedule, data)
+        # Another app in place of the recording sample app (argv for a port), e.g. the
+        # benchmarks' null sink; it must answer GET /healthz with 200.
+        self.app_command = app_command
         self.history = HistoryWriter(run.history)
         self.redis = redis_service(run) if redis else None
         if self.redis is not None:

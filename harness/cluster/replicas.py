@@ -97,7 +97,8 @@ class Replica:
             "DAPR_HTTP_PORT": str(self.http_port), "DAPR_GRPC_PORT": str(self.grpc_port),
             "PYTHONPATH": str(REPO_ROOT), **token_env,
         }
-        self.app_argv = group.app_argv(self.app_port)
+        self.app_argv = (cluster.app_command(self.app_port) if cluster.app_command
+                         else group.app_argv(self.app_port))
         self.daprd_argv = fitted_argv(f"{name} daprd", self._daprd_argv(cluster), self.flag_notes)
         self.dapr_run_argv = self._dapr_run_argv(cluster)
         run.note_command(self.app_argv, self.app_env, comment=f"{name}: app")

@@ -110,9 +110,10 @@ def _sweep(summaries: Sequence[RunSummary]) -> list[str]:
 def _bench(bench_json: Path) -> list[str]:
     if not bench_json.exists():
         return ["No benchmark yet: `python3 -m harness bench`."]
-    return [f"Throughput, precision, drift and cost beside Dapr's own targets: [bench.md](bench.md) "
-            f"(`{bench_json.name}`, {len(json.loads(bench_json.read_text()).get('benchmarks', {}))} "
-            "benchmarks)."]
+    from harness.reports.bench import headline_lines
+
+    return [*headline_lines(json.loads(bench_json.read_text())["benchmarks"]), "",
+            "Full figures: [bench.md](bench.md)."]
 
 
 def _decision(comparison: RunSummary | None) -> list[str]:

@@ -1,38 +1,69 @@
-"""bench.md rendering on a recorded bench.json (from a real `bench --quick --trials 1` run)."""
+"""bench.md rendering on a recorded bench.json (from a real `bench --quick` run)."""
 
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
-from harness.bench.runner import spread
-from harness.reports.bench import TARGETS, render_bench, write_bench_report
+from harness.reports.bench import (SECTIONS, TARGETS, fig, headline_lines, limited_by,
+                                   peak_trigger_rate, render_bench, write_bench_report)
 
 SAMPLE = Path(__file__).parent / "data" / "bench_sample.json"
 
 
-def test_spread_is_median_min_max() -> None:
-    assert spread([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
+def _sample() -> dict[str, Any]:
+    return json.loads(SAMPLE.read_text())
 
 
-def test_every_section_shows_figures_beside_targets() -> None:
-    doc = render_bench(json.loads(SAMPLE.read_text()))
-    for title in ("Setup time", "1. Scheduling", "2. Triggering", "3. Precision",
-                  "4. Control-plane cost", "5. The harness is not the bottleneck"):
+def test_fig_is_median_min_max_and_n() -> None:
+    assert fig({"median": 2.0, "min": 1.0, "max": 3.5, "n": 3}) == "2 [1-3.5] (n=3)"
+    assert fig(None) == "-"
+
+
+def test_limited_by_names_the_most_frequent_side() -> None:
+    sides = ["daprd (150% of a core)", "machine CPU (97% of 2 cores)", "daprd (160% of a core)"]
+    assert limited_by(sides) == "daprd (150% of a core) (2/3 trials)"
+    assert limited_by(["app (99% of a core)"]) == "app (99% of a core)"
+    assert limited_by([]) == "-"
+
+
+def test_every_section_is_stamped_and_beside_its_target() -> None:
+    doc = render_bench(_sample())
+    for title, _ in SECTIONS.values():
         assert f"## {title}" in doc
     assert f"{TARGETS['scheduling']:g}" in doc and f"{TARGETS['triggering']:g}" in doc
-    assert "Dapr 1.18.3" in doc and "do not edit by hand" in doc
+    assert "Dapr 1.18.3" in doc and "do not edit by hand" in doc and "load average" in doc
 
 
 def test_ratio_is_measured_over_target() -> None:
-    data = json.loads(SAMPLE.read_text())
-    accepted = data["benchmarks"]["scheduling"]["figures"]["full_speed"]["accepted_per_s"]["median"]
-    assert f"{accepted / TARGETS['scheduling']:.2f}x" in render_bench(data)
+    data = _sample()
+    doc = render_bench(data)
+    for client in data["benchmarks"]["scheduling"]["figures"]["clients"].values():
+        assert f"{client['accepted_per_s']['median'] / TARGETS['scheduling']:.2f}x" in doc
 
 
-def test_write_bench_report_writes_markdown_and_plot(tmp_path: Path) -> None:
+def test_overhead_ratio_and_recorder_need_come_from_the_figures() -> None:
+    data = _sample()
+    bench = data["benchmarks"]
+    doc = render_bench(data)
+    for n, sizes in bench["triggering"]["figures"]["sizes"].items():
+        assert f"- {n} jobs: null sink / recording app = **{sizes['overhead_ratio']}x**" in doc
+    peak = peak_trigger_rate(bench)
+    assert peak is not None and f"{5 * peak:g}" in doc
+
+
+def test_headline_lines_cite_every_client_and_the_drift() -> None:
+    lines = "\n".join(headline_lines(_sample()["benchmarks"]))
+    for client in ("native-http", "python-http", "sdk-grpc"):
+        assert client in lines
+    assert "drift per tick" in lines
+
+
+def test_write_bench_report_writes_markdown_and_plots(tmp_path: Path) -> None:
     shutil.copy(SAMPLE, tmp_path / "bench.json")
     paths = write_bench_report(tmp_path / "bench.json", tmp_path)
-    assert [p.name for p in paths] == ["bench.md", "bench-triggering.png"]
-    assert paths[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in paths] == ["bench.md", "bench-triggering.png", "bench-replicas.png",
+                                       "bench-stored-jobs.png", "bench-recurring.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths[1:])

@@ -423,12 +423,10 @@ def test_follow_needs_a_task_of_that_mechanism(tmp_path: Path) -> None:
         load_scenario(scenario_file(tmp_path, tasks=TASKS[:4], faults=[fault]))
 
 
-def test_run_calls_counts_grpc_ok_as_accepted() -> None:
-    from harness.bench.loadgen import run_calls
-    result = run_calls(lambda i: "OK" if i % 4 else "UNAVAILABLE", count=20, concurrency=3)
-    figures = result.to_dict()
-    assert (result.sent, result.accepted) == (20, 15)
-    assert figures["errors_by_status"] == {"UNAVAILABLE": 5} and figures["latency_ms"] is not None
+def test_grpc_ok_counts_as_accepted() -> None:
+    from harness.bench.loadgen import is_success
+
+    assert is_success("OK") and is_success("204") and not is_success("UNAVAILABLE")
 
 
 def test_setup_rebuilds_a_project_runtime_made_with_other_tags(tmp_path: Path) -> None:

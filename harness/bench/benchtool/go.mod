@@ -1,0 +1,3 @@
+module benchtool
+
+go 1.22

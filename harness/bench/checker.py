@@ -30,8 +30,8 @@ def synthetic_history(triggers: int, replicas: int = 3) -> tuple[Scenario, Histo
     records = [Trigger(mechanism="job", name="j", replica=k % replicas, pid=1, wall=T0 + k + 0.004,
                        mono=float(k)) for k in range(1, job_ticks + 1)]
     records += [Trigger(mechanism="binding", name="b", replica=r, pid=1, wall=T0 + k + 0.003,
-                        mono=float(k)) for r in range(replicas) for k in range(1, binding_ticks + 1)]
-    end = T0 + max(job_ticks, binding_ticks) + 0.5
+                        mono=float(k)) for r in range(replicas) for k in range(binding_ticks)]
+    end = T0 + binding_ticks - 0.5  # the job's later ticks fall after the window
     events = [Event("replica_ready", T0 - 5, 0.0, {"replica": r}) for r in range(replicas)]
     events += [Event("job_created", T0 + 0.01, 0.0, {"name": "j", "spec": {}, "sent_wall": T0,
                                                       "status": 204}),

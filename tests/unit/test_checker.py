@@ -405,3 +405,11 @@ def test_cross_check() -> None:
     assert cross_check(counts, {}) == []
     problems = cross_check(counts, {JOB_SUCCESS_METRIC: 10.0, SCHEDULER_TRIGGERED_METRIC: 12.0})
     assert len(problems) == 1 and SCHEDULER_TRIGGERED_METRIC in problems[0] and "10" in problems[0]
+
+
+def test_the_benchmarks_synthetic_history_is_clean() -> None:
+    from harness.bench.checker import synthetic_history
+
+    scenario, synthetic = synthetic_history(600)
+    report = check(synthetic, scenario)
+    assert report.passed and sum(m.accounting.total for m in report.mechanisms) == 600

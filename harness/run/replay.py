@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from harness.check import grace_period
 from harness.cluster.health import arg_value
 from harness.cluster.process import CliProcess, ManagedProcess, stop_all
 from harness.cluster.wait import wait_until
@@ -138,7 +139,7 @@ def replay(run_root: Path, into: Path, cli: Path, mode: str) -> tuple[RunDir, Sc
                        abort=lambda: _exited(launchers))
         with HistoryWriter(run.history) as history:
             jobs = JobsClient(f"http://127.0.0.1:{ports[0]}", history, run,
-                              api_token=scenario.app.api_token)
+                              api_token=scenario.dapr_api_token)
             history.event("window_start", window_s=scenario.window_s)
             started = time.monotonic()
             # The timeline is the experiment: each job at its moment, then the rest of the window.
@@ -148,6 +149,9 @@ def replay(run_root: Path, into: Path, cli: Path, mode: str) -> tuple[RunDir, Sc
             jobs.close()
             time.sleep(max(0.0, started + scenario.window_s - time.monotonic()))
             history.event("window_end")
+            grace = grace_period(scenario)  # as the runner: late deliveries of judged ticks
+            time.sleep(grace)
+            history.event("recording_end", grace_s=grace)
     finally:
         stop_all([*launchers, *reversed(control)], grace_s=5.0)
     return run, scenario

@@ -80,4 +80,4 @@ def test_registration_and_checker_sections() -> None:
         "check_20000_triggers_s": spread, "recheck": {"runs": 4, "seconds": 1.5, "differences": 0}}}
     doc = render_bench(data)
     assert "| reminder " in doc and "0.10x" in doc and "500 2" in doc
-    assert "recheck: 4 cited runs in 1.5 s, 0 difference(s)." in doc and "| 20000 " in doc
+    assert "recheck: 4 cited runs in 1.5 s, 0 difference(s)." in doc and " 20000 | 60 [50-70]" in doc

@@ -97,9 +97,10 @@ def _options(comparison: RunSummary | None, rows: Sequence[FaultRow]) -> list[st
 
 
 def _sweep(summaries: Sequence[RunSummary]) -> list[str]:
-    found = sorted(_named(summaries, "replica-sweep"), key=lambda s: s.replicas)
+    found = sorted(_named(summaries, "mechanisms-sweep"), key=lambda s: s.replicas) or sorted(
+        _named(summaries, "replica-sweep"), key=lambda s: s.replicas)
     if not found:
-        return ["No replica sweep yet: `python3 -m harness run replica-sweep`."]
+        return ["No replica sweep yet: `python3 -m harness run mechanisms-sweep`."]
     kinds = list(dict.fromkeys(e.mechanism for s in found for e in s.mechanisms))
     rows = [[s.replicas, *[(f"{e.triggers_per_tick:g}" if (e := _first(s, k)) else "-") for k in kinds],
              _cite(s)] for s in found]
@@ -133,22 +134,37 @@ def _decision(comparison: RunSummary | None) -> list[str]:
     return ["The evidence does not support choosing the Jobs API as stated; see the options above."]
 
 
-CONSEQUENCES = [
-    "- Good: one delivery per tick for the whole app-id in fault-free runs, on the Scheduler's "
-    "grid (no drift), with retries by failure policy.",
-    "- Bad: delivery is at-least-once, not exactly-once: under faults (a paused replica's "
-    "stream, a replica killed mid-delivery) a tick can be delivered twice, so the handler must "
-    "be idempotent (faults.md counts how often).",
-    "- Bad: after a Scheduler member is lost, ticks stall until its leadership lease (20 s) "
-    "expires and are then replayed back to back; work must tolerate that lateness.",
-    "- Neutral: the Scheduler service (and its etcd data) becomes part of what operations run "
-    "and back up.",
-]
+def _consequences(rows: Sequence[FaultRow]) -> list[str]:
+    """Consequences of choosing the Jobs API, each with the fault runs' own numbers."""
+    jobs = [r for r in rows if r.mechanism == "job"]
+    duplicated = [r for r in jobs if r.duplicated.high]
+    lines = ["- Good: one delivery per tick for the whole app-id in fault-free runs, on the "
+             "Scheduler's grid (no drift), with retries by failure policy."]
+    if duplicated:
+        lines.append("- Bad: delivery is at-least-once, not exactly-once: jobs were delivered "
+                     "twice under " + ", ".join(f"{r.scenario} ({r.duplicated} of {r.ticks} "
+                                                 "ticks)" for r in duplicated)
+                     + ", so the handler must be idempotent.")
+    else:
+        lines.append("- Bad: Dapr promises at-least-once, not exactly-once; no duplicate was "
+                     "seen in these fault runs, but the handler must still be idempotent.")
+    for row in jobs:
+        if row.stalled and row.max_lateness_ms is not None and row.scenario.endswith(
+                ("kill-scheduler", "stop-scheduler", "scheduler-member")):
+            lines.append(f"- Bad: {row.scenario} ({row.fault}, {row.trials} run(s)): "
+                         f"{row.stalled} of {row.tasks} jobs stalled, the longest tick "
+                         f"{row.max_lateness_ms / 1000:.1f} s late, then replayed back to back; "
+                         "work must tolerate that lateness.")
+    lines.append("- Neutral: the Scheduler service (and its etcd data) becomes part of what "
+                 "operations run and back up.")
+    return lines
 
 
 def render_adr(summaries: Sequence[RunSummary], fault_runs: dict[str, list[RunSummary]],
                bench_json: Path) -> str:
-    comparison = next(iter(_named(summaries, "comparison")), None)
+    # Every mechanism side by side when that run exists; else the Jobs API and binding alone.
+    comparison = (next(iter(_named(summaries, "mechanisms")), None)
+                  or next(iter(_named(summaries, "comparison")), None))
     rows = fault_rows(fault_runs)
     cited = [*summaries, *(s for found in fault_runs.values() for s in found)]
     versions = sorted({s.dapr.version for s in cited}) or ["?"]
@@ -172,7 +188,7 @@ def render_adr(summaries: Sequence[RunSummary], fault_runs: dict[str, list[RunSu
         "## Considered options", "",
         *[f"- {LABELS.get(e.mechanism, e.mechanism)}" for e in (comparison.mechanisms if comparison else [])], "",
         "## Decision outcome", "", *_decision(comparison), "",
-        "### Consequences", "", *CONSEQUENCES, "",
+        "### Consequences", "", *_consequences(rows), "",
         "## Pros and cons of the options", "", *_options(comparison, rows),
         "### Replica sweep", "", *_sweep(summaries), "",
         "## More information", "",

@@ -31,8 +31,8 @@ def test_limited_by_names_the_most_frequent_side() -> None:
 
 def test_every_section_is_stamped_and_beside_its_target() -> None:
     doc = render_bench(_sample())
-    for title, _ in SECTIONS.values():
-        assert f"## {title}" in doc
+    for name, (title, _) in SECTIONS.items():
+        assert (f"## {title}" in doc) is (name in _sample()["benchmarks"]), name
     assert f"{TARGETS['scheduling']:g}" in doc and f"{TARGETS['triggering']:g}" in doc
     assert "Dapr 1.18.3" in doc and "do not edit by hand" in doc and "load average" in doc
 
@@ -67,3 +67,17 @@ def test_write_bench_report_writes_markdown_and_plots(tmp_path: Path) -> None:
     assert [p.name for p in paths] == ["bench.md", "bench-triggering.png", "bench-replicas.png",
                                        "bench-stored-jobs.png", "bench-recurring.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths[1:])
+
+
+def test_registration_and_checker_sections() -> None:
+    data = _sample()
+    stamp = {k: v for k, v in data["benchmarks"]["scheduling"].items() if k != "figures"}
+    spread = {"median": 60.0, "min": 50.0, "max": 70.0, "n": 3}
+    data["benchmarks"]["registration"] = {**stamp, "figures": {"reminder": {
+        "accepted_per_s": spread, "latency_p50_ms": None, "latency_p99_ms": None,
+        "errors_by_status": {"500": 2}}}}
+    data["benchmarks"]["checker"] = {**stamp, "figures": {
+        "check_20000_triggers_s": spread, "recheck": {"runs": 4, "seconds": 1.5, "differences": 0}}}
+    doc = render_bench(data)
+    assert "| reminder " in doc and "0.10x" in doc and "500 2" in doc
+    assert "recheck: 4 cited runs in 1.5 s, 0 difference(s)." in doc and " 20000 | 60 [50-70]" in doc

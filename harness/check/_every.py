@@ -111,6 +111,9 @@ def _incarnation(fires: Sequence[Attempt], start: float, end: float, period: flo
             tick(t)
         index += len(lost) + 1
         phase = fire.wall - index * period
+        if lost:  # an overdue fire restarts the chain from itself (next = wake + D): new phase
+            previous, phases = tick(fire.wall, fire), [phase]
+            continue
         previous = tick(fire.wall, fire, early=_is_early(phase, phases, period))
         phases = [*phases[-(RECENT_FIRES - 1):], phase]
     for t in _owed_until(previous.time, end, period):

@@ -26,7 +26,7 @@ from harness.bench.registration import bench_registration
 from harness.bench.throughput import bench_recorder, bench_scheduling, bench_triggering
 from harness.cluster.runtime import DaprRuntime
 from harness.paths import REPO_ROOT
-from harness.runner import harness_commit, machine
+from harness.runner import harness_commit, machine, provenance
 
 __all__ = ["BENCHMARKS", "BenchSettings", "run_benchmarks"]
 
@@ -47,10 +47,8 @@ BENCHMARKS: dict[str, Benchmark] = {
 
 
 def _tree_state() -> str:
-    """'clean' or 'dirty': figures from uncommitted code say so."""
-    proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                          capture_output=True, text=True, check=False)
-    return "dirty" if proc.stdout.strip() else "clean"
+    """'clean' or 'dirty': figures from uncommitted code say so (results/ aside, as for runs)."""
+    return "dirty" if provenance().dirty else "clean"
 
 
 def run_benchmarks(runtime: DaprRuntime, names: Sequence[str], settings: BenchSettings,

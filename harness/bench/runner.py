@@ -8,7 +8,6 @@ the commit, the machine and the load other work put on it, and rendered by repor
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -25,7 +24,6 @@ from harness.bench.precision import bench_precision
 from harness.bench.registration import bench_registration
 from harness.bench.throughput import bench_recorder, bench_scheduling, bench_triggering
 from harness.cluster.runtime import DaprRuntime
-from harness.paths import REPO_ROOT
 from harness.runner import harness_commit, machine, provenance
 
 __all__ = ["BENCHMARKS", "BenchSettings", "run_benchmarks"]

@@ -226,7 +226,7 @@ def cmd_adr(args: argparse.Namespace) -> int:
 
     runs_dir = Path(args.runs_dir)
     write_reports(runs_dir, RESULTS_DIR, allow_dirty=args.allow_dirty)  # evidence it links to
-    print(write_adr(runs_dir, RESULTS_DIR, allow_dirty=args.allow_dirty))
+    print(write_adr(runs_dir, RESULTS_DIR, allow_dirty=args.allow_dirty, trials=args.trials))
     return 0
 
 
@@ -451,6 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Writes results/adr-jobs-api-or-cron-binding.md: the "
                          "comparison, sweep, claims, faults and benchmarks that exist, each "
                          "number linked to its run.")
+    adr.add_argument("--trials", type=int, default=2, metavar="K",
+                     help="latest runs per fault scenario the record sums (default 2)")
     _add_runs_dir(adr)
     _add_allow_dirty(adr)
     adr.set_defaults(func=cmd_adr)

@@ -17,7 +17,7 @@ from tabulate import tabulate
 
 from harness.check import MechanismResult
 from harness.reports.comparison import commit_cell, mechanism_label
-from harness.reports.faults import FaultRow, fault_rows, latest_fault_runs
+from harness.reports.faults import DEFAULT_TRIALS, FaultRow, fault_rows, latest_fault_runs
 from harness.summary import RunSummary, latest_per_scenario, load_summaries
 
 __all__ = ["PARTS", "render_adr", "write_adr"]
@@ -198,13 +198,14 @@ def render_adr(summaries: Sequence[RunSummary], fault_runs: dict[str, list[RunSu
     ])
 
 
-def write_adr(runs_dir: Path, out_dir: Path, *, allow_dirty: bool = False) -> Path:
+def write_adr(runs_dir: Path, out_dir: Path, *, allow_dirty: bool = False,
+              trials: int = DEFAULT_TRIALS) -> Path:
     loaded = load_summaries(runs_dir)
     summaries = latest_per_scenario(loaded, clean_only=not allow_dirty)
     if not summaries:
         raise ValueError(f"no runs of a clean tree with a summary.json under {runs_dir}; "
                          "run `python3 -m harness run` from a committed tree first")
-    fault_runs = latest_fault_runs(loaded, allow_dirty=allow_dirty)
+    fault_runs = latest_fault_runs(loaded, trials, allow_dirty=allow_dirty)
     out = out_dir / ADR_NAME
     out.write_text(render_adr(summaries, fault_runs, out_dir / "bench.json"), encoding="utf-8")
     return out

@@ -13,6 +13,7 @@ import shutil
 import socket
 from pathlib import Path
 
+from harness.cluster.health import LOOPBACK, exited
 from harness.cluster.ports import PortReservation
 from harness.cluster.process import ManagedProcess
 from harness.cluster.wait import wait_until
@@ -22,7 +23,6 @@ __all__ = ["REDIS_PACKAGE", "RedisMissingError", "RedisService", "ping", "redis_
            "redis_service"]
 
 REDIS_PACKAGE = "redis-server"  # Debian package that setup installs
-LOOPBACK = "127.0.0.1"
 READY_TIMEOUT_S = 15.0
 
 
@@ -62,9 +62,7 @@ class RedisService:
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         wait_until(lambda: ping(self.port), timeout_s=timeout_s,
                    what=f"{self.process.name} answering PING",
-                   abort=lambda: None if self.process.alive() else
-                   f"{self.process.name} exited with code {self.process.exit_code()}; "
-                   f"see {self.process.log_path}")
+                   abort=lambda: exited(self.process))
 
     def restart(self) -> None:
         """SIGKILL and start again on the same port and data dir (the restart_redis fault)."""

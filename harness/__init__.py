@@ -22,7 +22,7 @@ _EXPORTS = {
     "load_scenario": "harness.scenario.model", "load_scenarios": "harness.scenario.model",
     "FAULTS": "harness.scenario.faults",
     "Cluster": "harness.cluster.controlplane", "locate_runtime": "harness.cluster.runtime",
-    "History": "harness.run.history", "load_history": "harness.run.history",
+    "History": "harness.record.history", "load_history": "harness.record.history",
     "CheckReport": "harness.check", "check_run": "harness.check",
     "RunSummary": "harness.summary", "load_summaries": "harness.summary",
     "RunResult": "harness.runner", "run_scenario": "harness.runner",

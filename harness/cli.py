@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.paths import REPO_ROOT, RESULTS_DIR, RUNS_DIR, SCENARIOS_DIR
+from harness.scenario.mechanisms import LAUNCHERS
 
 __all__ = ["main"]
 
@@ -304,7 +305,7 @@ def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_launch_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--launcher", choices=["daprd", "dapr-run", "dapr-run-f"],
+    parser.add_argument("--launcher", choices=LAUNCHERS,
                         help="how replicas are started: daprd directly (default), one real "
                         "`dapr run` per replica, or one `dapr run -f dapr.yaml` for all; "
                         "overrides a scenario's `launcher:`")
@@ -386,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
                         default=["1.14.0", "1.16.0", "1.18.3"],
                         help="Dapr versions (default 1.14.0 1.16.0 1.18.3; the proxy here "
                         "serves 1.14.0 1.15.0 1.16.0 1.17.0 1.18.0 1.18.2 1.18.3)")
-    matrix.add_argument("--launcher", choices=["daprd", "dapr-run", "dapr-run-f"],
+    matrix.add_argument("--launcher", choices=LAUNCHERS,
                         help="how replicas are started (default: daprd)")
     matrix.add_argument("--report-only", action="store_true",
                         help="only render results/versions.md from results/versions.json")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.check import MechanismResult, check_run
-from harness.run.history import load_history
+from harness.record.history import load_history
 from harness.scenario.model import Scenario
 from harness.summary import load_summary
 

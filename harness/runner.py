@@ -2,7 +2,7 @@
 
 The order is the experiment's: scenario -> cluster -> driver and nemesis on the timeline ->
 history -> checkers -> summary. Recording goes on for a grace period after the window (see
-``harness.check.grace_period``) so that every judged tick's late deliveries and retries are in
+``harness.scenario.timing.grace_period``) so that every judged tick's late deliveries and retries are in
 the history; the checkers report every trigger, inside the window or not.
 """
 
@@ -29,9 +29,9 @@ from harness.check import (
     CheckReport,
     check_run,
     cross_check,
-    grace_period,
 )
 from harness.cluster.build import find_cli
+from harness.scenario.timing import grace_period
 from harness.cluster.controlplane import Cluster, started_cluster
 from harness.cluster.launch import LaunchChoice, choose_launcher
 from harness.cluster.metrics import metric_total
@@ -40,11 +40,11 @@ from harness.cluster.reaper import reap_orphans
 from harness.cluster.runtime import DaprRuntime, locate_runtime, logged_version
 from harness.cluster.versions import jobs_api_for
 from harness.paths import REPO_ROOT
-from harness.run.driver import JobsClient, install_bindings
-from harness.run.history import HistoryWriter, load_history
-from harness.run.nemesis import Nemesis
-from harness.run.rundir import RunDir, new_run_dir, runs_base
-from harness.run.tasks import TaskDriver, install_task_bindings
+from harness.drive.driver import JobsClient, install_bindings
+from harness.record.history import HistoryWriter, load_history
+from harness.drive.nemesis import Nemesis
+from harness.record.rundir import RunDir, new_run_dir, runs_base
+from harness.drive.tasks import TaskDriver, install_task_bindings
 from harness.scenario.model import Scenario
 from harness.summary import DaprInfo, Provenance, RunSummary, assemble_summary
 
@@ -127,7 +127,7 @@ def _job_steps(scenario: Scenario, jobs: JobsClient, errors: list[str]) -> list[
 
 
 def _task_steps(scenario: Scenario, tasks: TaskDriver, errors: list[str]) -> list[_Step]:
-    """job-sdk jobs, reminders and workflows started on the timeline (harness/run/tasks.py)."""
+    """job-sdk jobs, reminders and workflows started on the timeline (harness/drive/tasks.py)."""
     def start(task: Any) -> Callable[[], None]:
         def act() -> None:
             if problem := tasks.start(task):

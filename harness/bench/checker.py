@@ -16,7 +16,7 @@ from harness.check import check_run
 from harness.cluster.runtime import DaprRuntime
 from harness.paths import RESULTS_DIR
 from harness.recheck import recheck_evidence
-from harness.run.history import Event, History, Trigger
+from harness.record.history import Event, History, Trigger
 from harness.scenario.model import BindingSpec, Expectation, JobSpec, Scenario
 
 __all__ = ["bench_checker", "synthetic_history"]

@@ -15,9 +15,9 @@ from harness.bench.native import sink_argv
 from harness.cluster.controlplane import Cluster
 from harness.cluster.runtime import DaprRuntime
 from harness.paths import RUNS_DIR
-from harness.run.driver import install_bindings
-from harness.run.history import HistoryWriter
-from harness.run.rundir import new_run_dir
+from harness.drive.driver import install_bindings
+from harness.record.history import HistoryWriter
+from harness.record.rundir import new_run_dir
 from harness.scenario.model import BindingSpec
 
 __all__ = ["BENCH_RUNS", "BenchSettings", "Say", "bench_cluster", "cluster_sampler", "count_triggers",

@@ -18,7 +18,7 @@ from harness.bench.timing import lateness_by_count
 from harness.cluster.controlplane import Cluster
 from harness.cluster.runtime import DaprRuntime
 from harness.cluster.wait import wait_until
-from harness.run.history import load_history
+from harness.record.history import load_history
 
 __all__ = ["bench_recurring", "bench_replicas", "bench_stored_jobs"]
 

@@ -24,7 +24,7 @@ from harness.bench.stats import percentile, spread
 from harness.bench.timing import drift, lateness_by_count, lateness_on_grid
 from harness.cluster.runtime import DaprRuntime
 from harness.cluster.wait import wait_until
-from harness.run.history import Trigger, load_history
+from harness.record.history import Trigger, load_history
 from harness.scenario.model import BindingSpec
 
 __all__ = ["bench_precision", "precision_figures"]

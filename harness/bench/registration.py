@@ -17,8 +17,8 @@ from harness.bench.loadgen import run_load
 from harness.bench.throughput import summarise_load
 from harness.cluster.controlplane import Cluster
 from harness.cluster.runtime import DaprRuntime
-from harness.run import actors, workflow_app
-from harness.run.rundir import new_run_dir
+from harness.apps import actors, workflow_app
+from harness.record.rundir import new_run_dir
 from harness.scenario.model import TaskSpec
 
 __all__ = ["bench_registration"]

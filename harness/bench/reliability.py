@@ -42,8 +42,8 @@ from harness.cluster.reaper import tagged_processes
 from harness.cluster.runtime import DaprRuntime
 from harness.cluster.wait import DeadlineExceeded, wait_until
 from harness.paths import REPO_ROOT, SCENARIOS_DIR
-from harness.run.history import load_history
-from harness.run.rundir import new_run_dir
+from harness.record.history import load_history
+from harness.record.rundir import new_run_dir
 from harness.runner import harness_commit, machine
 from harness.scenario.model import ScenarioError, load_scenario
 
@@ -147,7 +147,7 @@ def burst_trial(index: int, s: ReliabilitySettings, base: Path) -> dict[str, Any
     run = new_run_dir(f"reliability-burst-{index}", base=base)
     ports = PortReservation(1)
     port = ports.ports[0]
-    app = ManagedProcess("app", [sys.executable, "-m", "uvicorn", "harness.run.app:app", "--host",
+    app = ManagedProcess("app", [sys.executable, "-m", "uvicorn", "harness.apps.app:app", "--host",
                                  HOST, "--port", str(port), "--log-level", "warning",
                                  "--no-access-log"],
                          run_id=run.run_id, log_path=run.log("app"), cwd=REPO_ROOT, ports=ports,

@@ -29,7 +29,7 @@ from harness.bench.stats import spread
 from harness.cluster.controlplane import Cluster
 from harness.cluster.runtime import DaprRuntime
 from harness.cluster.wait import wait_until
-from harness.run.history import load_history
+from harness.record.history import load_history
 
 __all__ = ["bench_recorder", "bench_scheduling", "bench_triggering", "deliver_due_jobs",
            "summarise_load"]

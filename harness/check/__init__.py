@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.check._delivery import Attempt, RetryPolicy, is_delivery
 from harness.check._ledger import Ledger, Stream, TickRecord, read
-from harness.check._mechanisms import ON_TIME_FRACTION, PHASES, grace_period, mechanism_results
+from harness.check._mechanisms import ON_TIME_FRACTION, PHASES, mechanism_results
 from harness.check._metrics import (
     JOB_FAILURE_METRIC,
     JOB_SUCCESS_METRIC,
@@ -47,7 +47,7 @@ from harness.check._result import (
     worst,
 )
 from harness.check._window import STALL_AFTER_FAULT_S, FaultWindow, Window, window_of
-from harness.run.history import History, Trigger
+from harness.record.history import History, Trigger
 from harness.scenario.model import Scenario
 
 __all__ = [
@@ -75,7 +75,6 @@ __all__ = [
     "Verdict",
     "Window",
     "check_run",
-    "grace_period",
     "cross_check",
     "is_delivery",
     "read",

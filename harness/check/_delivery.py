@@ -21,49 +21,18 @@ done, a *failed attempt* otherwise. The rules, from Dapr 1.18.3's source:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from harness.run.history import Trigger
-from harness.scenario.schedule import parse_go_duration
+from harness.record.history import Trigger
+from harness.scenario.mechanisms import GATED
+from harness.scenario.model import FailurePolicy
+from harness.scenario.timing import RetryPolicy, retry_policy
 
-__all__ = ["GATED", "SCHEDULER_BACKED", "Attempt", "RetryPolicy", "attempt_of", "is_delivery"]
+__all__ = ["Attempt", "RetryPolicy", "attempt_of", "is_delivery", "policy_of_spec"]
 
-# Mechanisms whose triggers come from the Scheduler service (jobs, reminders, workflows' timers).
-SCHEDULER_BACKED = frozenset({"job", "job-sdk", "reminder"})
-GATED = frozenset({"binding-lock", "binding-claim"})
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How Dapr retries a failed attempt of one tick."""
-
-    max_retries: float = 0.0  # math.inf: retried forever
-    interval_s: float = 0.0
-
-    @classmethod
-    def none(cls) -> RetryPolicy:
-        return cls(0.0, 0.0)
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, object] | None) -> RetryPolicy:
-        """A job's ``failurePolicy`` as sent; None is Dapr's default (constant 1 s, 3 retries)."""
-        if spec is None:
-            return cls(3.0, 1.0)
-        if "drop" in spec:
-            return cls.none()
-        constant = spec.get("constant") or {}
-        assert isinstance(constant, dict)
-        retries = constant.get("maxRetries")
-        interval = constant.get("interval")
-        return cls(math.inf if retries is None else float(str(retries)),
-                   parse_go_duration(str(interval)) if interval else 0.0)
-
-    @property
-    def budget_s(self) -> float:
-        """How long after a tick its last retry can come (bounded for the grace period)."""
-        retries = min(self.max_retries, 10.0)
-        return retries * self.interval_s
+def policy_of_spec(spec: object) -> RetryPolicy:
+    """The retry policy of a job's ``failurePolicy`` as it was sent (None: Dapr's default)."""
+    return retry_policy(None if spec is None else FailurePolicy.model_validate(spec))
 
 
 @dataclass(frozen=True)

@@ -39,16 +39,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.check._delivery import GATED, SCHEDULER_BACKED, RetryPolicy, attempt_of
+from harness.check._delivery import attempt_of, policy_of_spec
+from harness.scenario.mechanisms import APP_IDS, GATED, JOB_TRIGGERED
 from harness.check._every import chain_ledger, drift_of, keyed_chain_ledger
 from harness.check._ledger import Ledger, Reading, Stream, TickRecord, period_at, read
 from harness.check._result import Accounting, Bound, MechanismResult, TickView
 from harness.check._window import Window
-from harness.run.history import Event, History, Trigger
+from harness.record.history import Event, History, Trigger
 from harness.scenario.model import BindingSpec, Expectation, JobSpec, Scenario, TaskSpec
 from harness.scenario.schedule import every_seconds, parse_due_time, parse_point_in_time, tick_times
 
-__all__ = ["ON_TIME_FRACTION", "PHASES", "grace_period", "mechanism_results", "replicas_of"]
+__all__ = ["ON_TIME_FRACTION", "PHASES", "mechanism_results", "replicas_of"]
 
 ON_TIME_FRACTION = 0.25  # of the gap to the next tick: a first attempt later than this is late
 PHASES = ("before", "during", "recovering", "after")
@@ -69,7 +70,7 @@ class _Task:
     notes: list[str]
 
 
-HTTP_APP, GRPC_APP = "taskapi", "taskapi-grpc"
+HTTP_APP, GRPC_APP = APP_IDS["http"], APP_IDS["grpc"]
 
 
 def replicas_of(history: History, scenario: Scenario, app_id: str = HTTP_APP) -> list[int]:
@@ -150,7 +151,7 @@ def _job_task(history: History, job: JobSpec, win: Window, mechanism: str,
     times = [t for t in _job_times(job, start, win.recording_end) if t < deleted]
     stream = Stream(times, max(win.start, start), min(win.end, deleted),
                     [attempt_of(t) for t in triggers],
-                    RetryPolicy.from_spec(spec.get("failurePolicy")), catch_up=True,
+                    policy_of_spec(spec.get("failurePolicy")), catch_up=True,
                     stalls=win.stalls())
     return _Task(mechanism, job.name, label, "across replicas",
                  {r: [read(stream, r)] for r in _READINGS}, [None], triggers, None, [])
@@ -347,7 +348,7 @@ def _late_ticks(ledger: Ledger) -> list[TickRecord]:
 
 def _replayed(task: _Task, win: Window) -> set[int]:
     """Late ticks of a scheduler-backed task inside a stall: held, then replayed (``id``s)."""
-    if task.mechanism not in SCHEDULER_BACKED:
+    if task.mechanism not in JOB_TRIGGERED:
         return set()
     stalls = win.stalls()
     return {id(t) for lg in task.ledgers["strict"] for t in _late_ticks(lg)
@@ -482,14 +483,3 @@ def mechanism_results(history: History, scenario: Scenario, win: Window) -> list
     results += [_task_result(history, task, win, scenario) for task in scenario.tasks]
     return results
 
-
-
-def grace_period(scenario: Scenario) -> float:
-    """How long to keep recording after the window so that judged ticks' late deliveries and
-    retries are seen: the longest period (capped) plus the longest retry budget, plus a second
-    for delivery."""
-    periods = [every_seconds(s) or 2.0 for s in
-               [*(j.schedule for j in scenario.jobs if j.schedule), *(b.schedule for b in scenario.bindings)]]
-    budgets = [RetryPolicy.from_spec(j.failurePolicy.model_dump(exclude_none=True)
-                                     if j.failurePolicy else None).budget_s for j in scenario.jobs]
-    return min(max(periods, default=0.0), 5.0) + min(max(budgets, default=0.0), 10.0) + 1.0

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.check._result import MechanismResult
 from harness.check._window import Window
-from harness.run.history import History
+from harness.record.history import History
 from harness.scenario.model import ApiCall, JobExpectation, Scenario
 
 __all__ = ["CallResult", "JobExpectResult", "call_results", "job_expectations", "job_triggers",

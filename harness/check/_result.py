@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-from harness.run.history import History
+from harness.record.history import History
 from harness.scenario.model import Scenario
 
 __all__ = [

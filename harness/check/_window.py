@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.run.history import History
+from harness.record.history import History
 
 __all__ = ["STALL_AFTER_FAULT_S", "FaultWindow", "Window", "window_of"]
 

@@ -28,9 +28,9 @@ from harness.cluster.services import placement_service, scheduler_cluster
 from harness.cluster.versions import SIDECAR_METRIC_SINCE, version_key
 from harness.cluster.wait import DeadlineExceeded, wait_until
 from harness.paths import REPO_ROOT
-from harness.run.components import install_redis_components
-from harness.run.history import HistoryWriter
-from harness.run.rundir import RunDir
+from harness.cluster.components import install_redis_components
+from harness.record.history import HistoryWriter
+from harness.record.rundir import RunDir
 
 __all__ = ["JOB_STREAMS_PER_SIDECAR", "PORT_ATTEMPTS", "Cluster", "started_cluster"]
 

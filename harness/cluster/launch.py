@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.cluster.replicas import LAUNCHERS
+from harness.scenario.mechanisms import LAUNCHERS
 
 __all__ = ["DEFAULT_LAUNCHER", "LAUNCHER_ENV", "LaunchChoice", "choose_launcher", "cli_version"]
 

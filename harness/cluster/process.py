@@ -21,16 +21,19 @@ from pathlib import Path
 import psutil
 
 from harness.cluster.ports import PortReservation
-from harness.cluster.watchdog import ensure_watchdog, owner_start_time
+from harness.cluster.watchdog import (
+    OWNER_ENV,
+    OWNER_START_ENV,
+    RUN_TAG_ENV,
+    ensure_watchdog,
+    owner_start_time,
+)
 
 __all__ = [
     "OWNER_ENV", "OWNER_START_ENV", "RUN_TAG_ENV", "AdoptedProcess", "CliProcess",
     "ManagedProcess", "ProcessError", "stop_all",
 ]
 
-RUN_TAG_ENV = "DAPR_HARNESS_RUN"
-OWNER_ENV = "DAPR_HARNESS_OWNER"
-OWNER_START_ENV = "DAPR_HARNESS_OWNER_START"
 
 # Started and not yet stopped: ended at interpreter exit if a caller's cleanup never ran.
 _LIVE: set[ManagedProcess] = set()

@@ -17,7 +17,7 @@ from harness.cluster.health import LOOPBACK, exited
 from harness.cluster.ports import PortReservation
 from harness.cluster.process import ManagedProcess
 from harness.cluster.wait import wait_until
-from harness.run.rundir import RunDir
+from harness.record.rundir import RunDir
 
 __all__ = ["REDIS_PACKAGE", "RedisMissingError", "RedisService", "ping", "redis_binary",
            "redis_service"]

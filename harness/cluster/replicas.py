@@ -34,13 +34,13 @@ from harness.cluster.ports import PortReservation
 from harness.cluster.process import AdoptedProcess, CliProcess, ManagedProcess
 from harness.cluster.wait import wait_until
 from harness.paths import REPO_ROOT
+from harness.scenario.mechanisms import APP_IDS, LAUNCHERS
 
 if TYPE_CHECKING:  # the cluster builds its replicas; a replica only reads the cluster's settings
     from harness.cluster.controlplane import Cluster
 
 __all__ = ["GRPC_GROUP", "HTTP_GROUP", "LAUNCHERS", "AppGroup", "Replica"]
 
-LAUNCHERS = ("daprd", "dapr-run", "dapr-run-f")
 
 
 @dataclass(frozen=True)
@@ -54,16 +54,16 @@ class AppGroup:
 
     def app_argv(self, port: int) -> list[str]:
         if self.protocol == "grpc":
-            return [sys.executable, "-m", "harness.run.grpc_app"]
+            return [sys.executable, "-m", "harness.apps.grpc_app"]
         return [
-            sys.executable, "-m", "uvicorn", "harness.run.app:app", "--host", LOOPBACK,
+            sys.executable, "-m", "uvicorn", "harness.apps.app:app", "--host", LOOPBACK,
             "--port", str(port), "--log-level", "warning", "--no-access-log",
             "--timeout-graceful-shutdown", "2",
         ]
 
 
-HTTP_GROUP = AppGroup("taskapi", "http")
-GRPC_GROUP = AppGroup("taskapi-grpc", "grpc")
+HTTP_GROUP = AppGroup(APP_IDS["http"], "http")
+GRPC_GROUP = AppGroup(APP_IDS["grpc"], "grpc")
 
 
 class Replica:
@@ -136,7 +136,7 @@ class Replica:
         app_port = str(self.app_port)
         self.app = AdoptedProcess(
             f"{self.name}-app", owner, restart=restart,
-            match=lambda argv: "harness.run.app:app" in argv and arg_value(argv, "port") == app_port)
+            match=lambda argv: "harness.apps.app:app" in argv and arg_value(argv, "port") == app_port)
 
     def _relaunch(self) -> None:
         """A new `dapr run` for this replica, as a user would: end what is left of the old one

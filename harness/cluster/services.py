@@ -17,7 +17,7 @@ from harness.cluster.ports import PortReservation
 from harness.cluster.process import ManagedProcess
 from harness.cluster.runtime import DaprRuntime
 from harness.cluster.wait import wait_until
-from harness.run.rundir import RunDir
+from harness.record.rundir import RunDir
 
 __all__ = ["DaprService", "placement_service", "scheduler_cluster", "scheduler_service"]
 

@@ -11,7 +11,7 @@ exits, and the nemesis restarts processes from short-lived threads, which would 
 restarted process as soon as its thread ends. The pidfd is tied to the owner process itself.
 
 Run as ``python -m harness.cluster.watchdog OWNER_PID OWNER_START``; it imports only the
-standard library and psutil, and carries no run tag itself (the reaper must never count it).
+standard library, psutil and ``harness.paths``, and carries no run tag itself (the reaper must never count it).
 """
 
 from __future__ import annotations
@@ -27,7 +27,14 @@ import psutil
 
 from harness.paths import REPO_ROOT
 
-__all__ = ["GRACE_S", "end_groups", "ensure_watchdog", "owner_start_time", "watch"]
+# The tags every process the harness starts carries (set by harness/cluster/process.py): the run,
+# the harness process that started it, and that process's start time (a reused pid is no owner).
+RUN_TAG_ENV = "DAPR_HARNESS_RUN"
+OWNER_ENV = "DAPR_HARNESS_OWNER"
+OWNER_START_ENV = "DAPR_HARNESS_OWNER_START"
+
+__all__ = ["GRACE_S", "OWNER_ENV", "OWNER_START_ENV", "RUN_TAG_ENV", "end_groups", "ensure_watchdog",
+           "owner_start_time", "watch"]
 
 GRACE_S = 0.5  # the runner is gone: a short grace, then SIGKILL, all well inside 2 s
 _STARTED_FOR: set[int] = set()  # owner pids a watchdog was started for (a fork gets its own)
@@ -113,8 +120,6 @@ def _wait_for_exit(owner: int, start: str, poll_s: float = 0.1) -> None:
 
 
 def watch(owner: int, start: str) -> int:
-    from harness.cluster.process import OWNER_ENV, OWNER_START_ENV
-
     _wait_for_exit(owner, start)
     end_groups(_owned_groups(owner, start, OWNER_ENV, OWNER_START_ENV))
     return 0

@@ -18,28 +18,15 @@ from tabulate import tabulate
 from harness.check import MechanismResult
 from harness.reports.comparison import commit_cell, mechanism_label
 from harness.reports.faults import DEFAULT_TRIALS, FaultRow, fault_rows, latest_fault_runs
+from harness.scenario.mechanisms import MECHANISMS
 from harness.summary import RunSummary, latest_per_scenario, load_summaries
 
 __all__ = ["PARTS", "render_adr", "write_adr"]
 
 ADR_NAME = "adr-jobs-api-or-cron-binding.md"
-# What each mechanism needs running beside daprd (from Dapr's docs and this harness's setup).
-PARTS = {
-    "job": "Scheduler service (embedded etcd)",
-    "job-sdk": "Scheduler service; the app speaks gRPC (Dapr SDK)",
-    "binding": "nothing beyond daprd (in-memory cron per sidecar)",
-    "reminder": "Scheduler service, placement, an actor state store",
-    "binding-lock": "a lock store (lock.redis: Redis; alpha component)",
-    "binding-claim": "a state store with first-write concurrency (Redis)",
-    "workflow": "Scheduler service, placement, an actor state store",
-}
-LABELS = {
-    "job": "Jobs API (HTTP)", "job-sdk": "Jobs API through the Python SDK (gRPC)",
-    "binding": "cron input binding", "reminder": "actor reminder",
-    "binding-lock": "cron binding + distributed lock", "binding-claim":
-    "cron binding + first-write claim", "workflow": "workflow with a durable timer",
-}
-ONCE_KINDS = {"job", "job-sdk", "reminder", "workflow", "binding-lock", "binding-claim"}
+PARTS = {name: spec.stores for name, spec in MECHANISMS.items()}
+LABELS = {name: spec.label for name, spec in MECHANISMS.items()}
+ONCE_KINDS = set(MECHANISMS) - {"binding"}
 
 
 def _cite(summary: RunSummary) -> str:

@@ -1,7 +1,7 @@
 """Reports from finished runs: a Markdown comparison table, timeline plots and evidence copies.
 
 Input: ``results/runs/<run-id>/summary.json`` (written by the runner) and ``history.jsonl``
-(see :mod:`harness.run.history`). Output (``write_reports``): ``comparison.md``, PNG plots under
+(see :mod:`harness.record.history`). Output (``write_reports``): ``comparison.md``, PNG plots under
 ``plots/`` and a copy of every cited run's summary under ``evidence/<run_id>.json``, so a
 committed report can cite evidence that is not git-ignored.
 
@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from tabulate import tabulate
 
 from harness.check import MechanismResult
-from harness.run.history import History, Trigger, load_history
+from harness.record.history import History, Trigger, load_history
 from harness.summary import RunSummary, copy_evidence, latest_per_scenario, load_summaries
 
 __all__ = [

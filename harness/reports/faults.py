@@ -18,7 +18,7 @@ from tabulate import tabulate
 
 from harness.check import PHASES, Bound, MechanismResult, worst
 from harness.reports.comparison import commit_cell, faults_cell, mechanism_label, plot_timeline
-from harness.run.history import load_history
+from harness.record.history import load_history
 from harness.summary import RunSummary, copy_evidence, latest_runs, load_summaries
 
 __all__ = ["DEFAULT_TRIALS", "FaultRow", "fault_rows", "latest_fault_runs", "render_faults",

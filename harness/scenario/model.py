@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 
 import harness.scenario.schedule as _schedule
 from harness.scenario.faults import FAULTS, FaultKind, fault_kinds
+from harness.scenario.mechanisms import REDIS_BACKED, TASK_MECHANISMS, Launcher, Mechanism, TaskMechanism
 from harness.paths import COMPONENTS_DIR
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
     "JobSpec",
     "Scenario",
     "ScenarioError",
-    "TaskMechanism",
     "TaskSpec",
     "load_scenario",
     "load_scenarios",
@@ -116,14 +116,11 @@ class BindingSpec(_Strict):
     template: str = "cron.yaml"  # a file in components/
 
 
-TaskMechanism = Literal["job-sdk", "reminder", "binding-lock", "binding-claim", "workflow"]
-# Mechanisms whose handler or runtime needs the run's Redis (state store, lock store, actors).
-REDIS_MECHANISMS = frozenset({"reminder", "binding-lock", "binding-claim", "workflow"})
 
 
 class TaskSpec(_Strict):
     """Scheduled work run by one of the mechanisms beside the Jobs API over HTTP and the plain
-    cron binding (see harness/run/tasks.py for what each does).
+    cron binding (see harness/drive/tasks.py for what each does).
 
     ``schedule``: job-sdk takes any Jobs API schedule; binding-lock and binding-claim a cron
     schedule (5 or 6 fields, not ``@every``: the tick key is the scheduled time, which every
@@ -142,8 +139,7 @@ class TaskSpec(_Strict):
 class AppHandler(_Strict):
     """How the sample app answers triggers that match ``mechanism`` and ``name`` (a glob)."""
 
-    mechanism: Literal["job", "binding", "job-sdk", "reminder", "binding-lock", "binding-claim",
-                       "workflow"]
+    mechanism: Mechanism
     name: str = "*"
     status: int = Field(default=200, ge=100, le=599)
     delay_ms: int = Field(default=0, ge=0, le=600_000)
@@ -293,8 +289,7 @@ class Scenario(_Strict):
     bindings: tuple[BindingSpec, ...] = ()
     tasks: tuple[TaskSpec, ...] = ()  # the other mechanisms (job-sdk, reminder, ...)
     # Keyed by mechanism: job, binding and the tasks' mechanisms (job-sdk, reminder, ...).
-    expect: dict[Literal["job", "binding", "job-sdk", "reminder", "binding-lock", "binding-claim",
-                         "workflow"], Expectation] = Field(default_factory=dict)
+    expect: dict[Mechanism, Expectation] = Field(default_factory=dict)
     faults: tuple[FaultSpec, ...] = ()
     calls: tuple[ApiCall, ...] = ()
     expect_jobs: tuple[JobExpectation, ...] = ()
@@ -304,7 +299,7 @@ class Scenario(_Strict):
     dapr_api_token: str | None = None
     # --- issue 14: which Dapr and which launcher (None: the run's default) ---
     dapr_version: str | None = Field(default=None, pattern=r"^\d+\.\d+\.\d+$")
-    launcher: Literal["daprd", "dapr-run", "dapr-run-f"] | None = None
+    launcher: Launcher | None = None
 
     @property
     def id(self) -> str:
@@ -330,7 +325,7 @@ class Scenario(_Strict):
 
     @property
     def needs_redis(self) -> bool:
-        return any(t.mechanism in REDIS_MECHANISMS for t in self.tasks)
+        return any(t.mechanism in REDIS_BACKED for t in self.tasks)
 
     @property
     def all_claims(self) -> tuple[Claim, ...]:
@@ -890,7 +885,7 @@ def _check_expect(scenario: Scenario) -> None:
     used = {
         "job": any(job.expect_status == 204 for job in scenario.jobs),
         "binding": bool(scenario.bindings),
-        **{m: any(t.mechanism == m for t in scenario.tasks) for m in get_args(TaskMechanism)},
+        **{m: any(t.mechanism == m for t in scenario.tasks) for m in TASK_MECHANISMS},
     }
     for mechanism in scenario.expect:
         if not used[mechanism]:
@@ -912,7 +907,7 @@ def _check_faults(scenario: Scenario) -> None:
         if fault.kind == "restart_redis" and not scenario.needs_redis:
             raise _error(scenario.source, f"{where}.kind", "no Redis in this scenario", fault.kind,
                          "restart_redis only with a task of mechanism "
-                         + ", ".join(sorted(REDIS_MECHANISMS)))
+                         + ", ".join(sorted(REDIS_BACKED)))
         if FAULTS[fault.kind].needs_duration:
             _check_duration(scenario, where, fault)
         _check_fault_target(scenario, where, fault)

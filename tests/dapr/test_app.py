@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness.run.history import load_history
+from harness.record.history import load_history
 from harness.paths import REPO_ROOT
 from harness.cluster.ports import PortReservation
 from harness.cluster.process import ManagedProcess
@@ -24,7 +24,7 @@ def app(tmp_path: Path) -> Iterator[tuple[str, Path, ManagedProcess]]:
     port = ports.ports[0]
     history = tmp_path / "history.jsonl"
     proc = ManagedProcess(
-        "app", [sys.executable, "-m", "uvicorn", "harness.run.app:app", "--host", "127.0.0.1",
+        "app", [sys.executable, "-m", "uvicorn", "harness.apps.app:app", "--host", "127.0.0.1",
                 "--port", str(port), "--log-level", "warning"],
         run_id="test-app", log_path=tmp_path / "app.log", cwd=REPO_ROOT, ports=ports,
         env={"HARNESS_HISTORY": str(history), "HARNESS_REPLICA": "4", "APP_API_TOKEN": TOKEN,

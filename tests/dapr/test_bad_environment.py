@@ -17,8 +17,8 @@ from harness.cluster.preflight import MIN_FREE_ENV, PortTaken
 from harness.cluster.reaper import tagged_processes
 from harness.cluster.runtime import DaprRuntime, locate_runtime
 from harness.paths import REPO_ROOT
-from harness.run.history import load_history
-from harness.run.rundir import new_run_dir
+from harness.record.history import load_history
+from harness.record.rundir import new_run_dir
 
 
 @pytest.fixture(scope="module")

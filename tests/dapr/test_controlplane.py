@@ -15,12 +15,12 @@ import psutil
 import pytest
 
 from harness.cluster.controlplane import JOB_STREAMS_PER_SIDECAR, Cluster
-from harness.run.history import load_history
+from harness.record.history import load_history
 from harness.paths import REPO_ROOT
 from harness.cluster.ports import port_is_free
 from harness.cluster.process import ManagedProcess
 from harness.cluster.reaper import reap, tagged_processes
-from harness.run.rundir import RunDir, new_run_dir
+from harness.record.rundir import RunDir, new_run_dir
 from harness.cluster.runtime import DaprRuntime, binary_version, locate_runtime, logged_version
 from harness.cluster.versions import DAPR_RUNTIME_VERSION
 from harness.cluster.wait import wait_until

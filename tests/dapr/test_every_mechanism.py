@@ -12,8 +12,8 @@ from harness.cluster.ports import port_is_free
 from harness.cluster.reaper import tagged_processes
 from harness.cluster.redis import ping, redis_service
 from harness.cluster.runtime import DaprRuntime, locate_runtime
-from harness.run.history import History, load_history
-from harness.run.rundir import RunDir, new_run_dir
+from harness.record.history import History, load_history
+from harness.record.rundir import RunDir, new_run_dir
 from harness.runner import run_scenario
 from harness.scenario.model import load_scenario
 

@@ -22,10 +22,10 @@ from harness.cluster.reaper import tagged_processes
 from harness.cluster.runtime import DaprRuntime, locate_runtime
 from harness.cluster.wait import wait_until
 from harness.paths import SCENARIOS_DIR
-from harness.run.history import load_history
-from harness.run.nemesis import Nemesis
-from harness.run.replay import replay
-from harness.run.rundir import RunDir, new_run_dir
+from harness.record.history import load_history
+from harness.drive.nemesis import Nemesis
+from harness.drive.replay import replay
+from harness.record.rundir import RunDir, new_run_dir
 from harness.runner import RunResult, run_scenario
 from harness.scenario.model import FaultSpec, load_scenario
 

@@ -11,9 +11,9 @@ import psutil
 import pytest
 
 from harness.cluster.controlplane import JOB_STREAMS_PER_SIDECAR, Cluster
-from harness.run.history import load_history
-from harness.run.nemesis import Nemesis
-from harness.run.rundir import RunDir, new_run_dir
+from harness.record.history import load_history
+from harness.drive.nemesis import Nemesis
+from harness.record.rundir import RunDir, new_run_dir
 from harness.cluster.runtime import DaprRuntime, locate_runtime
 from harness.scenario.model import FaultSpec
 from harness.cluster.wait import wait_until

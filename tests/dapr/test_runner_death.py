@@ -18,7 +18,7 @@ from harness.cluster.process import OWNER_ENV, OWNER_START_ENV, RUN_TAG_ENV
 from harness.cluster.reaper import tagged_processes
 from harness.cluster.wait import wait_until
 from harness.paths import REPO_ROOT
-from harness.run.history import load_history
+from harness.record.history import load_history
 
 DEATH_DEADLINE_S = 2.0
 

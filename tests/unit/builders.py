@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from harness.run.history import Event, History, Trigger
+from harness.record.history import Event, History, Trigger
 
 T0 = 1_764_000_000.0  # 2025-11-24T16:00:00Z, on a whole minute (so on an even second)
 

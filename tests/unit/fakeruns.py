@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.check import Accounting, Bound, CheckerResult, MechanismResult, TickView, check_run
-from harness.run.history import Event, HistoryWriter, Trigger, load_history
+from harness.record.history import Event, HistoryWriter, Trigger, load_history
 from harness.scenario.model import BindingSpec, Expectation, FaultSpec, JobSpec, Scenario
 from harness.summary import DaprInfo, Provenance, RunSummary, assemble_summary
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-import harness.run.app as app_module
-from harness.run.history import load_history
+import harness.apps.app as app_module
+from harness.record.history import load_history
 
 TOKEN = "app-token-3b9d"
 ROUTES = [("GET", "/healthz"), ("GET", "/todos"), ("POST", "/todos"),

@@ -16,7 +16,7 @@ from harness.check import (
     check_run,
     cross_check,
 )
-from harness.run.history import Event, History, load_history
+from harness.record.history import Event, History, load_history
 from harness.scenario.model import BindingSpec, Expectation, JobSpec, Scenario
 
 HISTORIES = Path(__file__).parent / "histories"

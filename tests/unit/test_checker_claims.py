@@ -16,7 +16,7 @@ import yaml
 from builders import plain_yaml
 
 from harness.check import CheckReport, check_run, same_json
-from harness.run.history import Event, History, Trigger, load_history
+from harness.record.history import Event, History, Trigger, load_history
 from harness.scenario.model import ApiCall, JobExpectation, JobSpec, Scenario, load_scenario
 
 T0 = 1_764_000_000.0

@@ -8,7 +8,7 @@ import pytest
 from fakeruns import mechanism_result
 
 from harness.reports.compare import UnknownRun, compare_runs, find_summary
-from harness.run.rundir import new_run_dir
+from harness.record.rundir import new_run_dir
 from harness.summary import DaprInfo, Provenance, RunSummary
 
 

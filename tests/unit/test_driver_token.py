@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 
-from harness.run.driver import JobsClient
-from harness.run.history import HistoryWriter, load_history
-from harness.run.rundir import new_run_dir
+from harness.drive.driver import JobsClient
+from harness.record.history import HistoryWriter, load_history
+from harness.record.rundir import new_run_dir
 from harness.scenario.model import ApiCall, JobSpec
 
 

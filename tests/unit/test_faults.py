@@ -9,7 +9,7 @@ from pathlib import Path
 from builders import T0, ev, history, trig
 
 from harness.check import Bound, CheckReport, MechanismResult, check_run, window_of
-from harness.run.history import Event, History, Trigger, load_history
+from harness.record.history import Event, History, Trigger, load_history
 from harness.scenario.model import BindingSpec, Expectation, FaultSpec, JobSpec, Scenario
 
 HISTORIES = Path(__file__).parent / "histories"

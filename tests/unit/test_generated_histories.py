@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.check import MechanismResult, check_run
-from harness.run.history import Event, History, Trigger
+from harness.record.history import Event, History, Trigger
 from harness.scenario.model import BindingSpec, Expectation, FaultSpec, JobSpec, Scenario
 
 KINDS = ("job", "cron", "every")

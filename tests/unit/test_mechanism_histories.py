@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.run.history import History, Trigger, load_history
+from harness.record.history import History, Trigger, load_history
 
 HISTORIES = Path(__file__).parent / "histories"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.check import Bound, CheckReport, MechanismResult, check_run
-from harness.run.history import History, load_history
+from harness.record.history import History, load_history
 from harness.scenario.model import Expectation, Scenario
 
 HISTORIES = Path(__file__).parent / "histories"

@@ -12,10 +12,10 @@ import httpx
 import pytest
 import yaml
 
-from harness.run import actors, gates, grpc_app, workflow_app
-from harness.run.components import install_redis_components
-from harness.run.history import HistoryWriter, Trigger, load_history
-from harness.run.recorder import TriggerLog
+from harness.apps import actors, gates, grpc_app, workflow_app
+from harness.cluster.components import install_redis_components
+from harness.record.history import HistoryWriter, Trigger, load_history
+from harness.apps.recorder import TriggerLog
 from harness.scenario.model import ScenarioError, TaskSpec, load_scenario
 
 TASKS: list[dict[str, Any]] = [
@@ -201,7 +201,7 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def http_app(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     from fastapi.testclient import TestClient
 
-    from harness.run import app as app_module
+    from harness.apps import app as app_module
     monkeypatch.setattr(app_module, "recorder", None)
     monkeypatch.setattr(app_module.workflow_app, "start_worker", lambda log: _NoWorker())
     with TestClient(app_module.app) as client:
@@ -304,7 +304,7 @@ def test_workflow_activity_records_the_iteration(app_env: Path) -> None:
 
 
 def test_sdk_job_carries_json_data() -> None:
-    from harness.run.tasks import sdk_job
+    from harness.drive.tasks import sdk_job
     job = sdk_job(TaskSpec(mechanism="job-sdk", name="j", schedule="@every 2s", data={"a": 1}))
     proto = job._get_proto()
     assert (proto.name, proto.schedule, json.loads(proto.data.value)) == ("j", "@every 2s", {"a": 1})
@@ -329,7 +329,7 @@ class _FakeCluster:
 
 
 def test_restart_redis_kills_then_restarts_and_records_both(tmp_path: Path) -> None:
-    from harness.run.nemesis import fault_actions
+    from harness.drive.nemesis import fault_actions
     from harness.scenario.model import FaultSpec
 
     with HistoryWriter(tmp_path / "h.jsonl") as writer:
@@ -370,7 +370,7 @@ def _replica(index: int, calls: list[str]) -> SimpleNamespace:
 
 
 def test_follow_hits_the_replica_of_the_latest_reminder(tmp_path: Path) -> None:
-    from harness.run.nemesis import fault_actions
+    from harness.drive.nemesis import fault_actions
     from harness.scenario.model import FaultSpec
 
     path, calls = tmp_path / "h.jsonl", []
@@ -389,7 +389,7 @@ def test_follow_hits_the_replica_of_the_latest_reminder(tmp_path: Path) -> None:
 
 
 def test_follow_without_a_trigger_is_a_fault_error(tmp_path: Path) -> None:
-    from harness.run.nemesis import fault_actions
+    from harness.drive.nemesis import fault_actions
     from harness.scenario.model import FaultSpec
 
     path, errors = tmp_path / "h.jsonl", []

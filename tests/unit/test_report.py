@@ -16,7 +16,7 @@ from harness.reports.comparison import (
     render_comparison,
     write_reports,
 )
-from harness.run.history import load_history
+from harness.record.history import load_history
 from harness.scenario.model import FaultSpec
 from harness.summary import latest_per_scenario, load_summaries
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from builders import plain_yaml
 from harness.paths import SCENARIOS_DIR
-from harness.run.driver import render_binding
+from harness.drive.driver import render_binding
 from harness.scenario.model import MAX_FILE_BYTES, ScenarioError, load_scenario
 
 SCENARIO_FILES = sorted(SCENARIOS_DIR.glob("*.yaml"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.check import check_run
-from harness.run.history import load_history
+from harness.record.history import load_history
 from harness.scenario.model import BindingSpec, Expectation, JobSpec, Scenario, load_scenario
 
 HERE = Path(__file__).parent

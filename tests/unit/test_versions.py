@@ -16,8 +16,8 @@ from harness.cluster.launch import choose_launcher
 from harness.cluster.runtime import project_runtime_dir, usable_version
 from harness.cluster.versions import jobs_api_for, normalize_version, version_key
 from harness.paths import LOCAL_RUNTIME_DIR
-from harness.run.replay import read_commands
-from harness.run.rundir import new_run_dir
+from harness.drive.replay import read_commands
+from harness.record.rundir import new_run_dir
 from harness.scenario.model import ScenarioError, load_scenario
 
 

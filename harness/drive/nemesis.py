@@ -43,7 +43,8 @@ import httpx
 from harness.cluster.controlplane import Cluster
 from harness.cluster.replicas import Replica
 from harness.scenario.faults import FAULTS
-from harness.run.history import load_history
+from harness.scenario.mechanisms import mechanisms_where
+from harness.record.history import load_history
 from harness.scenario.model import FaultSpec
 
 __all__ = ["FaultAction", "Nemesis", "fault_actions"]
@@ -54,7 +55,7 @@ RECOVERY_TIMEOUT_S = 90.0
 RECOVERY_POLL_S = 0.2
 # Triggers whose answer the HTTP app's rules steer (app_failing / app_slow); the workflow
 # activity and the gRPC app's job-sdk handler are not steered by these faults.
-_HTTP_APP_MECHANISMS = ("job", "binding", "reminder", "binding-lock", "binding-claim")
+_HTTP_APP_MECHANISMS = sorted(mechanisms_where(over_http=True))
 
 
 @dataclass(frozen=True)

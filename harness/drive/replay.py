@@ -20,13 +20,13 @@ from pathlib import Path
 import httpx
 import yaml
 
-from harness.check import grace_period
+from harness.scenario.timing import grace_period
 from harness.cluster.health import arg_value
 from harness.cluster.process import CliProcess, ManagedProcess, stop_all
 from harness.cluster.wait import wait_until
-from harness.run.driver import JobsClient
-from harness.run.history import HistoryWriter
-from harness.run.rundir import RunDir
+from harness.drive.driver import JobsClient
+from harness.record.history import HistoryWriter
+from harness.record.rundir import RunDir
 from harness.scenario.model import Scenario
 
 __all__ = ["Command", "read_commands", "relocate", "replay"]

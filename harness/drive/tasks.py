@@ -2,14 +2,14 @@
 
 - ``job-sdk``: ``DaprClient.schedule_job`` (the official Python SDK, gRPC
   ScheduleJob) against a sidecar of the gRPC app (app-id taskapi-grpc), whose app answers
-  with dapr-ext-grpc job handlers (harness/run/grpc_app.py). Event ``job_created`` with
+  with dapr-ext-grpc job handlers (harness/apps/grpc_app.py). Event ``job_created`` with
   ``mechanism: job-sdk``.
-- ``reminder``: ``POST /v1.0/actors/{type}/{id}/reminders/{name}`` (harness/run/actors.py).
+- ``reminder``: ``POST /v1.0/actors/{type}/{id}/reminders/{name}`` (harness/apps/actors.py).
   Event ``reminder_registered``.
 - ``workflow``: ``POST /v1.0/workflows/dapr/{workflow}/start?instanceID={name}``
-  (harness/run/workflow_app.py). Event ``workflow_started``.
+  (harness/apps/workflow_app.py). Event ``workflow_started``.
 - ``binding-lock`` / ``binding-claim``: a bindings.cron component each, installed before the
-  replicas start (``install_task_bindings``); the handler's gate is in harness/run/gates.py.
+  replicas start (``install_task_bindings``); the handler's gate is in harness/apps/gates.py.
 
 Each start records ``sent_wall`` (when the request was sent) and ``status`` like
 ``job_created``, so the checker can anchor the schedule.
@@ -24,16 +24,16 @@ from typing import Any
 
 import httpx
 
-from harness.run import actors, workflow_app
-from harness.run.driver import render_binding
-from harness.run.history import HistoryWriter
-from harness.run.rundir import RunDir
+from harness.apps import actors, workflow_app
+from harness.drive.driver import render_binding
+from harness.record.history import HistoryWriter
+from harness.record.rundir import RunDir
+from harness.scenario.mechanisms import GATED
 from harness.scenario.model import BindingSpec, TaskSpec
 from harness.scenario.schedule import every_seconds
 
 __all__ = ["TaskDriver", "install_task_bindings", "sdk_job"]
 
-GATED_BINDINGS = ("binding-lock", "binding-claim")
 REQUEST_TIMEOUT_S = 10.0
 
 
@@ -133,7 +133,7 @@ def install_task_bindings(tasks: Sequence[TaskSpec], run: RunDir,
     routes daprd will POST to, mapped to their task names."""
     routes = {}
     for task in tasks:
-        if task.mechanism not in GATED_BINDINGS:
+        if task.mechanism not in GATED:
             continue
         path = run.resources / f"{task.name}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)

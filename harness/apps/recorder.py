@@ -1,7 +1,7 @@
 """The part of every sample app that writes triggers to the run's history.
 
-Shared by the HTTP app (harness/run/app.py), the gRPC app for SDK jobs
-(harness/run/grpc_app.py) and the workflow activity (harness/run/workflow_app.py), so that each
+Shared by the HTTP app (harness/apps/app.py), the gRPC app for SDK jobs
+(harness/apps/grpc_app.py) and the workflow activity (harness/apps/workflow_app.py), so that each
 attempt Dapr makes is recorded the same way, before the app answers.
 
 Environment: HARNESS_HISTORY (history file), HARNESS_REPLICA (replica index),
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.run.history import HistoryWriter, Mechanism, Trigger
+from harness.record.history import HistoryWriter, Mechanism, Trigger
 
 __all__ = ["Arrival", "TriggerLog", "decode_body", "outcome_of"]
 

@@ -1,7 +1,7 @@
 """The job-sdk app: the sample app's job handlers over gRPC, with the official Python SDK.
 
-Run as ``python -m harness.run.grpc_app`` with APP_PORT (the gRPC port daprd calls, started
-with ``--app-protocol grpc``) and the environment of harness/run/recorder.py. It registers a
+Run as ``python -m harness.apps.grpc_app`` with APP_PORT (the gRPC port daprd calls, started
+with ``--app-protocol grpc``) and the environment of harness/apps/recorder.py. It registers a
 dapr-ext-grpc job handler for each job-sdk task; daprd delivers each trigger as
 ``OnJobEventAlpha1`` (AppCallbackAlpha), and the handler records it before answering. A rule
 with ``status >= 400`` for mechanism job-sdk makes the handler raise, which the SDK turns into
@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from harness.run.recorder import TriggerLog
+from harness.apps.recorder import TriggerLog
 
 __all__ = ["build_app", "main"]
 

@@ -6,11 +6,11 @@ nothing. Scenarios steer how it answers (status, delay, body) through HARNESS_AP
 during a run, through POST /_harness/handlers.
 
 It also hosts the other mechanisms' handlers: binding-lock and binding-claim bindings (the
-handler takes a gate per tick first, harness/run/gates.py), the reminder actor
-(harness/run/actors.py) and, when the scenario has workflow tasks, a workflow worker
-(harness/run/workflow_app.py).
+handler takes a gate per tick first, harness/apps/gates.py), the reminder actor
+(harness/apps/actors.py) and, when the scenario has workflow tasks, a workflow worker
+(harness/apps/workflow_app.py).
 
-Environment: as harness/run/recorder.py, plus HARNESS_BINDINGS (JSON object: route -> binding
+Environment: as harness/apps/recorder.py, plus HARNESS_BINDINGS (JSON object: route -> binding
 name) and DAPR_HTTP_PORT / DAPR_GRPC_PORT (its sidecar). APP_API_TOKEN, when set, is what Dapr
 sends as dapr-api-token: every request to every route without it is refused with 401 before its
 body is read (``TokenGuard``), and recorded as refused: a trigger route as a refused trigger, any
@@ -34,9 +34,10 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from harness.run import actors, gates, workflow_app
-from harness.run.history import Mechanism, Trigger
-from harness.run.recorder import Arrival, TriggerLog
+from harness.apps import actors, gates, workflow_app
+from harness.record.history import Trigger
+from harness.scenario.mechanisms import GATED, Mechanism
+from harness.apps.recorder import Arrival, TriggerLog
 
 __all__ = ["TokenGuard", "app"]
 
@@ -119,7 +120,7 @@ class Recorder(TriggerLog):
         if route not in self.bindings:
             return None
         name = self.bindings[route]
-        gated = self.tasks_of("binding-lock", "binding-claim")
+        gated = self.tasks_of(*GATED)
         return (gated[name]["mechanism"] if name in gated else "binding"), name
 
 
@@ -285,7 +286,7 @@ async def binding_trigger(route: str, request: Request) -> Response:
     if request.method == "OPTIONS":
         return Response(status_code=200)  # daprd's probe for an input binding route
     name = _recorder().bindings[route]
-    gated = _recorder().tasks_of("binding-lock", "binding-claim")
+    gated = _recorder().tasks_of(*GATED)
     if name in gated:
         return await _gated_binding(request, name, gated[name])
     return await _answer(request, "binding", name)

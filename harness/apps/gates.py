@@ -25,13 +25,12 @@ from dataclasses import dataclass
 
 import httpx
 
+from harness.scenario.mechanisms import LOCK_STORE, STATE_STORE
 from harness.scenario.schedule import fire_at_or_before
 
 __all__ = ["LOCK_EXPIRY_S", "LOCK_STORE", "STATE_STORE", "GateResult", "claim_tick", "lock_tick",
            "tick_key"]
 
-STATE_STORE = "statestore"  # component names rendered by harness/run/components.py
-LOCK_STORE = "lockstore"
 LOCK_EXPIRY_S = 60
 GATE_TIMEOUT_S = 5.0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.paths import COMPONENTS_DIR
-from harness.run.gates import LOCK_STORE, STATE_STORE
+from harness.scenario.mechanisms import LOCK_STORE, STATE_STORE
 
 __all__ = ["LOCK_TEMPLATE", "STATE_TEMPLATE", "install_redis_components", "render_component"]
 

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import yaml
 
-from harness.run.history import HistoryWriter
+from harness.record.history import HistoryWriter
 from harness.paths import COMPONENTS_DIR
-from harness.run.rundir import RunDir
+from harness.record.rundir import RunDir
 from harness.scenario.model import ApiCall, BindingSpec, JobSpec
 
 __all__ = ["TOKEN_HEADER", "JobsClient", "install_bindings", "render_binding"]

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.scenario.mechanisms import Mechanism
+
 __all__ = [
     "Event",
     "History",
@@ -24,12 +26,6 @@ __all__ = [
     "load_history",
 ]
 
-# job: Jobs API over HTTP; binding: bindings.cron; job-sdk: Jobs API through the Python SDK
-# (gRPC, app on --app-protocol grpc); reminder: actor reminder; binding-lock / binding-claim:
-# bindings.cron whose handler takes a distributed lock / a first-write-wins state key per tick;
-# workflow: a workflow whose activity does the work, then waits on a durable timer.
-Mechanism = Literal["job", "binding", "job-sdk", "reminder", "binding-lock", "binding-claim",
-                    "workflow"]
 TriggerOutcome = Literal["ok", "failed", "refused"]
 
 

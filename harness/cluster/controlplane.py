@@ -10,9 +10,10 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,7 +23,14 @@ from harness.cluster.metrics import metric_total
 from harness.cluster.preflight import PortTaken
 from harness.cluster.process import CliProcess, ManagedProcess, stop_all
 from harness.cluster.redis import redis_service
-from harness.cluster.replicas import GRPC_GROUP, HTTP_GROUP, LAUNCHERS, AppGroup, Replica
+from harness.cluster.replicas import (
+    GRPC_GROUP,
+    HTTP_GROUP,
+    AppGroup,
+    ClusterOptions,
+    Replica,
+    ReplicaOptions,
+)
 from harness.cluster.runtime import DaprRuntime
 from harness.cluster.services import placement_service, scheduler_cluster
 from harness.cluster.versions import SIDECAR_METRIC_SINCE, version_key
@@ -48,66 +56,39 @@ STREAM_UP, STREAM_DOWN = "Scheduler stream connected", "Scheduler stream disconn
 class Cluster:
     """Placement + scheduler + N replicas of one app-id, for one run; a context manager."""
 
-    def __init__(
-        self,
-        runtime: DaprRuntime,
-        run: RunDir,
-        *,
-        replicas: int,
-        app_id: str = "taskapi",
-        binding_routes: Mapping[str, str] | None = None,
-        app_handlers: Sequence[dict[str, object]] = (),
-        api_token: str | None = None,
-        log_level: str = "info",
-        schedulers: int = 1,
-        dapr_api_token: str | None = None,
-        grpc_replicas: int = 0,
-        tasks: Sequence[dict[str, object]] = (),
-        redis: bool = False,
-        launcher: str = "daprd",
-        cli: Path | None = None,
-        app_command: Callable[[int], list[str]] | None = None,
-    ) -> None:
-        if replicas < 0 or grpc_replicas < 0 or replicas + grpc_replicas < 1:
-            raise ValueError(f"need at least one replica, got {replicas} + {grpc_replicas} (gRPC)")
-        if launcher not in LAUNCHERS:
-            raise ValueError(f"launcher must be one of {', '.join(LAUNCHERS)}, got {launcher!r}")
-        if launcher != "daprd" and cli is None:
-            raise ValueError(f"launcher {launcher} needs the dapr CLI (none given)")
-        if launcher != "daprd" and grpc_replicas:
-            raise ValueError(f"launcher {launcher} starts the HTTP app only; job-sdk tasks "
-                             "(the gRPC app) run under the daprd launcher")
-        self.launcher, self.cli = launcher, cli
+    def __init__(self, runtime: DaprRuntime, run: RunDir, options: ClusterOptions | None = None,
+                 **fields: Any) -> None:
+        """``options``, or its fields as keywords (``Cluster(runtime, run, replicas=2)``)."""
+        self.options = options = options if options is not None else ClusterOptions(**fields)
         self.runtime, self.run = runtime, run
-        self.app_id, self.api_token, self.log_level = app_id, api_token, log_level
-        self.dapr_api_token = dapr_api_token
-        self.binding_routes = dict(binding_routes or {})  # app route -> binding name
-        self.app_handlers = list(app_handlers)
-        self.tasks = list(tasks)  # the scenario's tasks (mechanism, name, schedule, data)
-        # Another app in place of the recording sample app (argv for a port), e.g. the
-        # benchmarks' null sink; it must answer GET /healthz with 200.
-        self.app_command = app_command
+        self.launcher, self.cli = options.launcher, options.cli
+        self.api_token, self.log_level = options.api_token, options.log_level
+        self.app_handlers = list(options.app_handlers)  # the nemesis restores these
         self.history = HistoryWriter(run.history)
-        self.redis = redis_service(run) if redis else None
+        self.redis = redis_service(run) if options.redis else None
         if self.redis is not None:
             install_redis_components(run.resources, self.redis.address)
-        self.placement = placement_service(runtime, run, log_level)
-        self.schedulers = scheduler_cluster(runtime, run, schedulers, log_level)
+        self.placement = placement_service(runtime, run, options.log_level)
+        self.schedulers = scheduler_cluster(runtime, run, options.schedulers, options.log_level)
         self.scheduler = self.schedulers[0]
         # `dapr run -f`: one CLI for every replica; DAPR_RUNTIME_PATH, since in multi-app mode
         # the CLI ignores --runtime-path when it looks for daprd (tried with CLI v1.18.0).
         self.multi_app: CliProcess | None = None
-        if launcher == "dapr-run-f":
+        if options.launcher == "dapr-run-f":
             self.multi_app = CliProcess(
-                "dapr-run-f", [str(cli), "run", "-f", str(run.root / "dapr.yaml")],
+                "dapr-run-f", [str(options.cli), "run", "-f", str(run.root / "dapr.yaml")],
                 run_id=run.run_id, log_path=run.log("dapr-run-f"), cwd=REPO_ROOT,
                 env={"DAPR_RUNTIME_PATH": str(runtime.root.parent)})
-        self.replicas: list[Replica] = [Replica(i, cluster=self) for i in range(replicas)]
-        self.replicas += [Replica(replicas + i, cluster=self, group=GRPC_GROUP)
-                          for i in range(grpc_replicas)]
+        self.replicas: list[Replica] = [self._replica(i) for i in range(options.replicas)]
+        self.replicas += [self._replica(options.replicas + i, GRPC_GROUP)
+                          for i in range(options.grpc_replicas)]
         self._retired: list[Replica] = []
         self.write_multi_app_file()
 
+    def _replica(self, index: int, group: AppGroup = HTTP_GROUP) -> Replica:
+        return Replica(index, ReplicaOptions(
+            self.options, self.runtime, self.run, self.placement.address,
+            self.scheduler_addresses, self.resources_for(group), self.multi_app), group)
     # -- lifecycle ---------------------------------------------------------------------------
     def resources_for(self, group: AppGroup) -> Path:
         """The resources dir of a group's sidecars (the gRPC app's is empty)."""
@@ -235,7 +216,7 @@ class Cluster:
     # -- topology changes (the nemesis uses these) ------------------------------------------
     def add_replica(self, timeout_s: float = READY_TIMEOUT_S) -> Replica:
         self._per_replica_launch("adding a replica")
-        replica = Replica(len(self.all_replicas), cluster=self)
+        replica = self._replica(len(self.all_replicas))
         self.replicas.append(replica)
         self._start_replica(replica)
         self._wait_replica(replica, timeout_s)

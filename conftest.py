@@ -56,7 +56,8 @@ class ScenarioFailed(Exception):
 
 class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[ScenarioItem]:
-        from harness.scenario.model import ScenarioError, load_scenario
+        from harness.scenario.model import ScenarioError
+        from harness.scenario.loading import load_scenario
 
         try:
             scenarios = load_scenario(self.path)

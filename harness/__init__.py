@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Scenario": "harness.scenario.model", "ScenarioError": "harness.scenario.model",
-    "load_scenario": "harness.scenario.model", "load_scenarios": "harness.scenario.model",
+    "load_scenario": "harness.scenario.loading", "load_scenarios": "harness.scenario.loading",
     "FAULTS": "harness.scenario.faults",
     "Cluster": "harness.cluster.controlplane", "locate_runtime": "harness.cluster.runtime",
     "History": "harness.record.history", "load_history": "harness.record.history",

@@ -74,7 +74,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def resolve_scenarios(names: Sequence[str]) -> list[Any]:
     """Scenario files, file stems or scenario names (a sweep's name selects all its values)."""
-    from harness.scenario.model import load_scenario, load_scenarios
+    from harness.scenario.loading import load_scenario, load_scenarios
 
     known = load_scenarios(SCENARIOS_DIR)
     chosen = []

@@ -45,7 +45,8 @@ from harness.paths import REPO_ROOT, SCENARIOS_DIR
 from harness.record.history import load_history
 from harness.record.rundir import new_run_dir
 from harness.runner import harness_commit, machine
-from harness.scenario.model import ScenarioError, load_scenario
+from harness.scenario.model import ScenarioError
+from harness.scenario.loading import load_scenario
 
 __all__ = ["PortThief", "ReliabilitySettings", "hostile_cases", "run_reliability"]
 

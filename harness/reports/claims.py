@@ -23,7 +23,8 @@ import yaml
 from harness.check import CallResult, MechanismResult
 from harness.reports.comparison import commit_cell
 from harness.summary import RunSummary, copy_evidence, latest_runs, load_summaries
-from harness.scenario.model import Claim, Scenario, load_scenario
+from harness.scenario.model import Claim, Scenario
+from harness.scenario.loading import load_scenario
 
 __all__ = [
     "ClaimRow",

@@ -15,7 +15,7 @@ from harness.cluster.runtime import DaprRuntime, locate_runtime
 from harness.record.history import History, load_history
 from harness.record.rundir import RunDir, new_run_dir
 from harness.runner import run_scenario
-from harness.scenario.model import load_scenario
+from harness.scenario.loading import load_scenario
 
 SCENARIO = """\
 replicas: 2

@@ -27,7 +27,8 @@ from harness.drive.nemesis import Nemesis
 from harness.drive.replay import replay
 from harness.record.rundir import RunDir, new_run_dir
 from harness.runner import RunResult, run_scenario
-from harness.scenario.model import FaultSpec, load_scenario
+from harness.scenario.model import FaultSpec
+from harness.scenario.loading import load_scenario
 
 # Every daprd flag that decides which sidecar the scheduler and placement see, where the app is
 # reached, and which components (the cron binding) and configuration are loaded.

@@ -17,7 +17,8 @@ from builders import plain_yaml
 
 from harness.check import CheckReport, check_run, same_json
 from harness.record.history import Event, History, Trigger, load_history
-from harness.scenario.model import ApiCall, JobExpectation, JobSpec, Scenario, load_scenario
+from harness.scenario.model import ApiCall, JobExpectation, JobSpec, Scenario
+from harness.scenario.loading import load_scenario
 
 T0 = 1_764_000_000.0
 

@@ -16,7 +16,8 @@ from harness.apps import actors, gates, grpc_app, workflow_app
 from harness.cluster.components import install_redis_components
 from harness.record.history import HistoryWriter, Trigger, load_history
 from harness.apps.recorder import TriggerLog
-from harness.scenario.model import ScenarioError, TaskSpec, load_scenario
+from harness.scenario.model import ScenarioError, TaskSpec
+from harness.scenario.loading import load_scenario
 
 TASKS: list[dict[str, Any]] = [
     {"mechanism": "job-sdk", "name": "t-sdk", "schedule": "@every 2s"},

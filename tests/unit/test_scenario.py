@@ -11,15 +11,9 @@ import yaml
 
 from builders import plain_yaml
 from harness.scenario import schedule
-from harness.scenario.model import (
-    COMPONENTS_DIR,
-    AppSpec,
-    JobSpec,
-    Scenario,
-    ScenarioError,
-    load_scenario,
-    load_scenarios,
-)
+from harness.paths import COMPONENTS_DIR
+from harness.scenario.loading import load_scenario, load_scenarios
+from harness.scenario.model import AppSpec, JobSpec, Scenario, ScenarioError
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_SCENARIOS = sorted((REPO / "scenarios").glob("*.yaml"))

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from builders import plain_yaml
-from harness.scenario.model import JobSpec, ScenarioError, load_scenario
+from harness.scenario.model import JobSpec, ScenarioError
+from harness.scenario.loading import load_scenario
 
 REPO = Path(__file__).resolve().parents[2]
 CLAIM_SCENARIOS = sorted((REPO / "scenarios").glob("claims-*.yaml"))

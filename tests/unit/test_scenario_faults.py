@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from builders import plain_yaml
-from harness.scenario.model import ScenarioError, load_scenario
+from harness.scenario.model import ScenarioError
+from harness.scenario.loading import load_scenario
 
 
 def write(tmp_path: Path, **fields: Any) -> Path:

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from builders import plain_yaml
 from harness.paths import SCENARIOS_DIR
 from harness.drive.driver import render_binding
-from harness.scenario.model import MAX_FILE_BYTES, ScenarioError, load_scenario
+from harness.scenario.model import ScenarioError
+from harness.scenario.loading import MAX_FILE_BYTES, load_scenario
 
 SCENARIO_FILES = sorted(SCENARIOS_DIR.glob("*.yaml"))
 BASE: dict[str, Any] = {"replicas": 2, "window_s": 10,

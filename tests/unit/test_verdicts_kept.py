@@ -11,7 +11,8 @@ import pytest
 
 from harness.check import check_run
 from harness.record.history import load_history
-from harness.scenario.model import BindingSpec, Expectation, JobSpec, Scenario, load_scenario
+from harness.scenario.model import BindingSpec, Expectation, JobSpec, Scenario
+from harness.scenario.loading import load_scenario
 
 HERE = Path(__file__).parent
 HISTORIES = HERE / "histories"

@@ -18,7 +18,8 @@ from harness.cluster.versions import jobs_api_for, normalize_version, version_ke
 from harness.paths import LOCAL_RUNTIME_DIR
 from harness.drive.replay import read_commands
 from harness.record.rundir import new_run_dir
-from harness.scenario.model import ScenarioError, load_scenario
+from harness.scenario.model import ScenarioError
+from harness.scenario.loading import load_scenario
 
 
 def test_versions_normalize_sort_and_name_their_jobs_api() -> None:

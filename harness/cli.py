@@ -252,29 +252,63 @@ def cmd_faults(args: argparse.Namespace) -> int:
 
 
 def cmd_evidence(args: argparse.Namespace) -> int:
-    """Every scenario from a clean tree (fault scenarios K times), then every report."""
-    from harness.runner import provenance
+    """Every scenario from a clean tree, each as many times as its plan asks, then every report
+    (or only the reports, from the committed evidence, with --render-only)."""
+    from harness.reports.evidence_log import (
+        TrialsRecord,
+        cited_summaries,
+        write_replacements,
+        write_trials,
+    )
+    from harness.runner import provenance, run_scenario
+    from harness.summary import copy_evidence, load_summaries
+    from harness.trials import PlanOverrides, plan_for, record_replacements, render_evidence, run_planned
 
-    if args.trials < 1:
-        raise UsageError(f"--trials must be >= 1, got {args.trials}")
     source = provenance()
     if source.dirty and not args.allow_dirty:
         raise UsageError("the tree has uncommitted changes: evidence must come from a commit "
                          "(commit first, or pass --allow-dirty for a dry run)")
-    scenarios = resolve_scenarios([p.stem for p in sorted(SCENARIOS_DIR.glob("*.yaml"))])
-    repeats = {s.name: (max(args.trials, args.member_trials) if "member" in s.name else args.trials)
-               if s.kind == "fault" else 1 for s in scenarios}
+    if args.replaced and not args.reason:
+        raise UsageError("--replaced needs --reason: why the run no longer stands")
+    evidence_dir = RESULTS_DIR / "evidence"
+    if args.render_only:
+        if args.replaced:
+            record_replacements(RESULTS_DIR, args.replaced, args.reason)
+        written = render_evidence(evidence_dir, RESULTS_DIR, REPO_ROOT / "README.md",
+                                  allow_dirty=args.allow_dirty, say=_say)
+        _say(f"{len(written)} file(s) rendered from {evidence_dir}")
+        return cmd_recheck(argparse.Namespace(runs=[]))
+    overrides = PlanOverrides(args.min_trials, args.max_trials, args.upper_bound)
+    scenarios = resolve_scenarios(args.only or [p.stem for p in sorted(SCENARIOS_DIR.glob("*.yaml"))])
     # A runs directory of this commit's own, so no older run is cited beside these.
     runs_dir = RUNS_DIR / f"evidence-{source.commit}{'-dirty' if source.dirty else ''}"
-    _say(f"evidence at {source.commit}: {sum(repeats.values())} runs of {len(scenarios)} "
-         f"scenarios into {runs_dir}")
-    code = 0
-    for scenario in scenarios:
-        code |= _run_and_print([scenario], repeats[scenario.name], runs_dir=runs_dir)
-    for render in (cmd_report, cmd_claims, cmd_faults, cmd_adr):
-        render(argparse.Namespace(runs_dir=str(runs_dir), out=str(RESULTS_DIR), run=None,
-                                  allow_dirty=args.allow_dirty, trials=max(repeats.values())))
-    return code | cmd_recheck(argparse.Namespace(runs=[]))
+    _say(f"evidence at {source.commit}: {len(scenarios)} scenarios into {runs_dir}")
+
+    def run_once(scenario: Any) -> Any:
+        summary = run_scenario(scenario, progress=_say, runs_dir=runs_dir).summary
+        _say(f"{summary.run_id}: {summary.verdict}")
+        return summary
+
+    record = TrialsRecord(commit=source.commit, scenarios=[
+        run_planned(s, plan_for(s, overrides), run_once, _say) for s in scenarios])
+    fresh = [s for s in load_summaries(runs_dir)
+             if s.run_id in {r for t in record.scenarios for r in t.run_ids}]
+    if args.only:  # a partial re-run: its runs join the committed evidence and replace theirs
+        names = {s.name for s in scenarios}
+        old = [s.run_id for s in cited_summaries(evidence_dir, RESULTS_DIR) if s.scenario in names]
+        copy_evidence(runs_dir, evidence_dir, fresh)
+        record_replacements(RESULTS_DIR, old, args.reason or "re-run with --only")
+        written = render_evidence(evidence_dir, RESULTS_DIR, REPO_ROOT / "README.md",
+                                  allow_dirty=args.allow_dirty, say=_say)
+    else:
+        write_replacements(RESULTS_DIR, [])  # every cited run is of this commit now
+        written = render_evidence(runs_dir, RESULTS_DIR, REPO_ROOT / "README.md",
+                                  allow_dirty=args.allow_dirty,
+                                  trials=max(t.trials for t in record.scenarios), say=_say)
+    write_trials(RESULTS_DIR, record)
+    _say(f"{len(written)} file(s) rendered")
+    failed = [s.run_id for s in fresh if not s.passed]
+    return (1 if failed else 0) | cmd_recheck(argparse.Namespace(runs=[]))
 
 
 def cmd_recheck(args: argparse.Namespace) -> int:
@@ -478,15 +512,34 @@ def build_parser() -> argparse.ArgumentParser:
     faults.set_defaults(func=cmd_faults)
     evidence = sub.add_parser("evidence", help="run every scenario and regenerate every report",
                               description="From a clean tree: runs every scenario of scenarios/ "
-                              "(each fault scenario K times, the scheduler-member one at least "
-                              "--member-trials times), then report, claims, faults (latest K "
-                              "runs) and adr, and rechecks every cited verdict. About 40 minutes "
-                              "on 2 cores. Benchmarks, the version matrix and the reliability "
-                              "report have their own commands (bench, matrix, reliability).")
-    evidence.add_argument("--trials", type=int, default=2, metavar="K",
-                          help="runs of each fault scenario (default 2)")
-    evidence.add_argument("--member-trials", type=int, default=3, metavar="K",
-                          help="runs of the scheduler-member fault (default 3)")
+                              "as its `evidence:` block plans (at least min_trials, then until "
+                              "the 95 %% upper bound of the asked rates is at most upper_bound "
+                              "or max_trials runs were made; others once, fault scenarios "
+                              "without a block twice), records the plan's outcome in "
+                              "results/trials.json, then renders comparison.md, claims.md, "
+                              "faults.md, the ADR and the README's headline and findings, and "
+                              "rechecks every cited verdict. --only re-runs some scenarios and "
+                              "replaces their cited runs (recorded in results/replacements.json "
+                              "with --reason); --render-only runs nothing and renders from "
+                              "results/evidence. Benchmarks, the version matrix and the "
+                              "reliability report have their own commands.")
+    evidence.add_argument("--upper-bound", type=float, metavar="P",
+                          help="ask every fault scenario for a 95 %% upper bound of P (a "
+                          "fraction, 0.01 = 1 %%) on its plan's rates (default: each "
+                          "scenario's own)")
+    evidence.add_argument("--min-trials", type=int, metavar="K",
+                          help="at least K runs of each fault scenario")
+    evidence.add_argument("--max-trials", type=int, metavar="K",
+                          help="at most K runs of each fault scenario")
+    evidence.add_argument("--only", nargs="+", metavar="SCENARIO",
+                          help="run only these scenarios; their runs replace the cited ones")
+    evidence.add_argument("--reason", metavar="TEXT",
+                          help="why runs are replaced (with --only or --replaced)")
+    evidence.add_argument("--replaced", nargs="+", metavar="RUN_ID", default=[],
+                          help="with --render-only: record that these earlier cited runs were "
+                          "replaced by the newer cited runs of their scenarios")
+    evidence.add_argument("--render-only", action="store_true",
+                          help="run nothing; render every report from results/evidence")
     _add_allow_dirty(evidence)
     evidence.set_defaults(func=cmd_evidence)
     recheck = sub.add_parser("recheck", help="recompute every cited verdict from its stored history",

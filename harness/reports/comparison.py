@@ -21,8 +21,10 @@ from matplotlib.figure import Figure
 from tabulate import tabulate
 
 from harness.check import MechanismResult
-from harness.record.history import History, Trigger, load_history
-from harness.summary import RunSummary, copy_evidence, latest_per_scenario, load_summaries
+from harness.record.history import History, Trigger
+from harness.reports.context import commit_cell, faults_cell
+from harness.reports.evidence_log import cited_summaries
+from harness.summary import RunSummary, copy_evidence, latest_per_scenario, load_run_history
 
 __all__ = [
     "DEFAULT_TITLE",
@@ -54,7 +56,7 @@ _MECHANISM_STYLE = {  # mechanism -> (marker, colour, y offset within a replica'
 def _history_of(runs_dir: Path, run_id: str) -> tuple[History, str | None]:
     """A run's history, or an empty one and the reason it could not be read."""
     try:
-        return load_history(runs_dir / run_id / "history.jsonl"), None
+        return load_run_history(runs_dir, run_id), None
     except (OSError, ValueError) as exc:
         return History(triggers=(), events=()), f"history unreadable: {exc}"
 
@@ -92,23 +94,6 @@ def _per_replica_view(entry: MechanismResult) -> str:
     if entry.view == "across replicas" and entry.delivery_expected != "once_per_replica":
         return "-"
     return f"{view.once}/{view.duplicated}/{view.lost} of {view.ticks}"
-
-
-def faults_cell(summary: RunSummary) -> str:
-    """The faults as carried out: kind, target, start and (when it lasted) duration."""
-    parts = []
-    for fault in summary.faults:
-        where = ("" if fault.get("replica") is None else f" r{fault['replica']}") + (
-            "" if fault.get("member") is None else f" member {fault['member']}")
-        lasted = float(fault.get("duration_s") or 0)
-        lasting = f" for {lasted:.0f}s" if lasted >= 1 else ""
-        parts.append(f"{fault.get('kind', '?')}{where} @{_cell(float(fault.get('start_s', 0)))}s{lasting}")
-    return ", ".join(parts) or "-"
-
-
-def commit_cell(summary: RunSummary) -> str:
-    source = summary.provenance
-    return f"{source.commit or '?'}{' (dirty)' if source.dirty else ''}"
 
 
 def _run_cell(run_id: str, link_evidence: bool) -> str:
@@ -411,7 +396,7 @@ def write_reports(runs_dir: Path, out_dir: Path, *, title: str = DEFAULT_TITLE,
                   run_ids: Sequence[str] | None = None, allow_dirty: bool = False) -> list[Path]:
     """Write ``comparison.md``, plots and evidence copies for the latest run of each comparison
     scenario (from a clean tree unless ``allow_dirty``), or for the runs named in ``run_ids``."""
-    summaries = [s for s in load_summaries(runs_dir) if run_ids is None or s.run_id in run_ids]
+    summaries = [s for s in cited_summaries(runs_dir, out_dir) if run_ids is None or s.run_id in run_ids]
     summaries = [s for s in latest_per_scenario(summaries, clean_only=not allow_dirty)
                  if run_ids or s.kind == "comparison"]
     if not summaries:

@@ -27,6 +27,7 @@ from harness.reports.faults import (
     mechanism_standing,
     replacements_section,
     worst_and_pooled,
+    worst_case_text,
 )
 from harness.reports.findings import Evidence, Rendered, rendered_for
 from harness.reports.rates import Rate
@@ -61,7 +62,8 @@ def _measured(entry: MechanismResult, summary: RunSummary) -> str:
               else f"drift {(entry.drift or {}).get('per_tick_ms')} ms per tick")
     deliveries = entry.deliveries / view.ticks if view.ticks else 0.0
     once = Rate.of(view.once, view.ticks)
-    return (f"{entry.triggers_per_tick:g} attempts and {deliveries:g} deliveries per tick over "
+    return (f"{round(entry.triggers_per_tick, 2):g} attempts and {round(deliveries, 2):g} "
+            f"deliveries per tick over "
             f"{view.ticks} ticks; exactly once {view.once} of {view.ticks} ({once.share()}), "
             f"duplicated {view.duplicated}, lost {view.lost}, early {entry.early}; {timing} "
             f"(run {_cite(summary)}; {context_of(summary, [entry]).replicas} replicas)")
@@ -82,8 +84,8 @@ def _fault_lines(rows: Sequence[FaultRow], mechanism: str) -> list[str]:
     for rate in ("lost", "duplicated"):
         top, top_rate, all_rate = worst_and_pooled(rows, mechanism, rate)
         lines.append(
-            f"- {rate.capitalize()} ticks per 1,000: worst case {top.scenario} "
-            f"{top_rate.count} of {top.ticks}, {top_rate.per_thousand()}; pooled over "
+            f"- {rate.capitalize()} ticks per 1,000: worst case "
+            f"{worst_case_text(top, top_rate)}, {top_rate.per_thousand()}; pooled over "
             f"{len(mine)} fault scenarios {all_rate.count} of {all_rate.total}, "
             f"{all_rate.per_thousand()} (95 % intervals).")
     return lines

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from harness.check import CallResult, MechanismResult
+from harness.check import Bound, CallResult, MechanismResult
 from harness.reports.context import Context, commit_cell, context_of, context_table
 from harness.reports.evidence_log import cited_summaries
 from harness.summary import RunSummary, copy_evidence, latest_runs
@@ -169,11 +169,11 @@ def _ticks(entry: MechanismResult | None, recreated: bool = False) -> str | None
                 f"{view.ticks}, once {view.once}, lost {view.lost}, duplicated {view.duplicated}")
     late = entry.lateness_ms.get("max")
     if entry.schedule.startswith("dueTime"):  # one-time: one tick, retries aside
-        return (f"{entry.early} early"
+        return (f"{Bound(entry.early_low, entry.early)} early"
                 + (f", first {_num(late, 1)} ms after its due time" if late is not None else ""))
     view = entry.across
     return (f"ticks {view.ticks}: once {view.once}, lost {view.lost}, duplicated "
-            f"{view.duplicated}, early {entry.early}"
+            f"{view.duplicated}, early {Bound(entry.early_low, entry.early)}"
             + (f", lateness ≤ {_num(late, 1)} ms" if late is not None else ""))
 
 

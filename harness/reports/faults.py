@@ -47,7 +47,7 @@ from harness.summary import (
 )
 
 __all__ = ["DEFAULT_TRIALS", "FaultRow", "compact_matrix", "fault_rows", "latest_fault_runs",
-           "mechanism_standing", "render_faults", "replacements_section", "worst_and_pooled",
+           "mechanism_standing", "render_faults", "worst_case_text", "replacements_section", "worst_and_pooled",
            "write_faults_report"]
 
 DEFAULT_TRIALS = 2
@@ -284,6 +284,13 @@ def worst_and_pooled(rows: Sequence[FaultRow], mechanism: str, rate: str) -> tup
     return top, rates[id(top)], pooled(rates.values())
 
 
+def worst_case_text(top: FaultRow, rate: Rate) -> str:
+    """``fault-x: 4 of 72``; when no scenario counted any, the one whose bound is widest."""
+    if rate.count.high:
+        return f"{top.scenario}: {rate.count} of {top.ticks}"
+    return f"none counted; widest bound {top.scenario} (0 of {top.ticks})"
+
+
 def mechanism_standing(rows: Sequence[FaultRow], mechanism: str) -> str:
     """Whether the mechanism kept Dapr's promise for it (the promises checker's verdicts), and
     in how many fault runs it ran once per tick (no tick lost or run twice, strict reading)."""
@@ -311,9 +318,7 @@ def _worst_table(rows: Sequence[FaultRow]) -> str:
             top, top_rate, all_rate = worst_and_pooled(rows, mechanism, rate)
             mine = [r for r in rows if r.mechanism == mechanism]
             contexts.append(Context.joined([c for r in mine for c in r.contexts]))
-            worst_case = (f"{top.scenario}: {top_rate.count} of {top.ticks}" if top_rate.count.high
-                          else f"none counted; widest bound {top.scenario} (0 of {top.ticks})")
-            cells.append([mechanism, rate, worst_case,
+            cells.append([mechanism, rate, worst_case_text(top, top_rate),
                           top_rate.per_thousand(),
                           f"{all_rate.count} of {all_rate.total} ({len(mine)} scenarios)",
                           all_rate.per_thousand(), mechanism_standing(rows, mechanism)])

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.check import MechanismResult
+from harness.check import Bound, MechanismResult
 from harness.reports.comparison import mechanism_label
 from harness.reports.context import commit_cell, context_of, context_table
 from harness.reports.faults import (
@@ -65,7 +65,8 @@ def _measured(entry: MechanismResult, summary: RunSummary) -> str:
     return (f"{round(entry.triggers_per_tick, 2):g} attempts and {round(deliveries, 2):g} "
             f"deliveries per tick over "
             f"{view.ticks} ticks; exactly once {view.once} of {view.ticks} ({once.share()}), "
-            f"duplicated {view.duplicated}, lost {view.lost}, early {entry.early}; {timing} "
+            f"duplicated {view.duplicated}, lost {view.lost}, early "
+            f"{Bound(entry.early_low, entry.early)}; {timing} "
             f"(run {_cite(summary)}; {context_of(summary, [entry]).replicas} replicas)")
 
 

@@ -142,7 +142,7 @@ def test_headline_table_is_compact_and_says_what_it_measured(runs_dir: Path) -> 
     summary = load_summaries(runs_dir)[0]
     text = headline_table(summary, evidence_link=False)
     caption, _, table = text.partition("\n\n")
-    assert "Dapr 1.18.3" in caption and "3 replicas" in caption and "24 s" in caption
+    assert "Dapr 1.18.3" in caption and "replicas 3" in caption and "24 s" in caption
     assert "9a5873d" in caption and "evidence" not in caption
     assert len(table.splitlines()[0].split("|")) - 2 == 13  # 13 columns, not the wide table
 

@@ -28,6 +28,7 @@ from harness.reports.context import (
     context_of,
     context_table,
     faults_cell,
+    markdown_table,
     unique,
 )
 from harness.reports.evidence_log import (
@@ -346,9 +347,8 @@ def replacements_section(results_dir: Path, scenarios: Iterable[str]) -> list[st
             "Runs these reports cited before and no longer cite. *Then*: the verdict when it was "
             "cited; *now*: today's checkers on its stored history "
             "(`evidence/replaced/`). Recorded by `python3 -m harness evidence`.", "",
-            tabulate(rows, headers=["scenario", "replaced run", "then", "now", "replaced by",
-                                    "at commit", "why"], tablefmt="github",
-                     disable_numparse=True), ""]
+            markdown_table(["scenario", "replaced run", "then", "now", "replaced by",
+                            "at commit", "why"], rows), ""]
 
 
 # --------------------------------------------------------------------------------------------

@@ -257,6 +257,7 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     from harness.reports.evidence_log import (
         TrialsRecord,
         cited_summaries,
+        load_trials,
         write_replacements,
         write_trials,
     )
@@ -305,6 +306,9 @@ def cmd_evidence(args: argparse.Namespace) -> int:
         written = render_evidence(runs_dir, RESULTS_DIR, REPO_ROOT / "README.md",
                                   allow_dirty=args.allow_dirty,
                                   trials=max(t.trials for t in record.scenarios), say=_say)
+    if args.only and (before := load_trials(RESULTS_DIR)) is not None:  # keep the others' plans
+        names = {t.scenario for t in record.scenarios}
+        record.scenarios = [t for t in before.scenarios if t.scenario not in names] + record.scenarios
     write_trials(RESULTS_DIR, record)
     _say(f"{len(written)} file(s) rendered")
     failed = [s.run_id for s in fresh if not s.passed]

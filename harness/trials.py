@@ -144,15 +144,18 @@ def record_replacements(results_dir: Path, replaced: Sequence[str], reason: str)
         raise ValueError("a replacement needs a reason (--reason)")
     evidence = results_dir / "evidence"
     known = load_replacements(results_dir)
+    olds = {}
     for run_id in replaced:
         path = next((p for p in (evidence / f"{run_id}.json", evidence / "replaced" / f"{run_id}.json")
                      if p.exists()), None)
         if path is None:
             raise ValueError(f"no evidence of run {run_id} under {evidence} or {evidence / 'replaced'}")
-        old = load_summary(path)
+        olds[run_id] = load_summary(path)
+    for run_id in olds:  # all moved first: a replaced run never stands for another one
         _move_evidence(evidence, run_id)
-        newer = [s for s in latest_runs(cited_summaries(evidence, results_dir), old.scenario, 1000)
-                 if s.age_key() > old.age_key()]
+    cited = cited_summaries(evidence, results_dir)
+    for run_id, old in olds.items():
+        newer = [s for s in latest_runs(cited, old.scenario, 1000) if s.age_key() > old.age_key()]
         if not newer:
             raise ValueError(f"run {run_id} has no newer cited run of {old.scenario} to replace it")
         entry = Replacement(replaced=run_id, scenario=old.scenario, verdict_then=old.verdict,

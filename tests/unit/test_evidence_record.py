@@ -47,6 +47,15 @@ def test_a_replaced_run_is_moved_and_listed_with_its_verdict_then_and_now(tmp_pa
     assert "| fail | pass |" in line and "checker fix; re-run" in line and "0002-new" in line
 
 
+def test_runs_replaced_together_never_stand_for_each_other(tmp_path: Path) -> None:
+    results = evidence_with_two_runs(tmp_path)
+    fake_run(tmp_path / "runs", "0003-newest", comparison_scenario("fault-kill-daprd", 3, (KILL,)),
+             comparison_history(3, fault=True), "2026-11-28T22:00:00Z")
+    write_faults_report(tmp_path / "runs", results, trials=3)
+    record_replacements(results, ["0001-old", "0002-new"], "re-run")
+    assert [r.replaced_by for r in load_replacements(results)] == [["0003-newest"]] * 2
+
+
 def test_a_replacement_needs_a_reason_and_a_newer_run(tmp_path: Path) -> None:
     results = evidence_with_two_runs(tmp_path)
     with pytest.raises(ValueError, match="needs a reason"):

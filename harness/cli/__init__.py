@@ -99,11 +99,15 @@ COMMANDS: tuple[Command, ...] = (
             "fault-... --repeat K); copies each cited summary to results/evidence/."),
     Command("evidence", "run every scenario and regenerate every report",
             c.EvidenceArgs, c.evidence,
-            "From a clean tree: runs every scenario of scenarios/ (each fault scenario K times, "
-            "the scheduler-member one at least --member-trials times), then report, claims, "
-            "faults (latest K runs) and adr, and rechecks every cited verdict. About 40 minutes "
-            "on 2 cores. Benchmarks, the version matrix and the reliability report have their "
-            "own commands (bench, matrix, reliability)."),
+            "From a clean tree: runs every scenario of scenarios/ as its `evidence:` block plans "
+            "(at least min_trials, then until the 95 % upper bound of the asked rates is at "
+            "most upper_bound or max_trials runs were made; others once, fault scenarios "
+            "without a block twice), records the plan's outcome in results/trials.json, then "
+            "renders comparison.md, claims.md, faults.md, the ADR and the README's headline and "
+            "findings, and rechecks every cited verdict. --only re-runs some scenarios and "
+            "replaces their cited runs (recorded in results/replacements.json with --reason); "
+            "--render-only runs nothing and renders from results/evidence. Benchmarks, the "
+            "version matrix and the reliability report have their own commands."),
     Command("recheck", "recompute every cited verdict from its stored history",
             c.RecheckArgs, c.recheck,
             "For each run under results/evidence/ (or the runs named), loads the stored history "

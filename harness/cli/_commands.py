@@ -15,7 +15,7 @@ from harness.cli._table import UsageError, arg
 from harness.paths import REPO_ROOT, RESULTS_DIR, RUNS_DIR, SCENARIOS_DIR
 from harness.scenario.mechanisms import LAUNCHERS
 
-__all__ = ["HEADLINE_SCENARIO", "render_everything", "resolve_scenarios", "run_and_print", "say"]
+__all__ = ["HEADLINE_SCENARIO", "resolve_scenarios", "run_and_print", "say"]
 
 HEADLINE_SCENARIO = "comparison"
 MATRIX_VERSIONS = ["1.14.0", "1.16.0", "1.18.3"]
@@ -104,7 +104,7 @@ class NoArgs:
 
 def demo(args: NoArgs) -> int:
     setup(SetupArgs())
-    return run_and_print(resolve_scenarios([HEADLINE_SCENARIO]), 1, compact=True)
+    return run_and_print(resolve_scenarios([HEADLINE_SCENARIO]), 1)
 
 
 # -- running scenarios ---------------------------------------------------------------------------
@@ -127,12 +127,12 @@ def resolve_scenarios(names: Sequence[str]) -> list[Any]:
     return chosen
 
 
-def run_and_print(scenarios: Sequence[Any], repeat: int, *, compact: bool = False,
+def run_and_print(scenarios: Sequence[Any], repeat: int, *,
                   runs_dir: Path | None = None, launcher: str | None = None,
                   dapr_version: str | None = None) -> int:
     from harness.cluster.docker_probe import docker_scheduler_status
     from harness.cluster.runtime import locate_runtime
-    from harness.reports.comparison import headline_table, mechanism_table
+    from harness.reports.comparison import terminal_tables, write_wide_table
     from harness.runner import run_scenario
 
     with_faults = [s.name for s in scenarios if s.faults]
@@ -150,11 +150,9 @@ def run_and_print(scenarios: Sequence[Any], repeat: int, *, compact: bool = Fals
     launchers = sorted({s.dapr.launcher for s in summaries})
     print(f"Dapr {', '.join(versions)} (launcher {', '.join(launchers)}); runs under "
           f"{runs_dir or RUNS_DIR}")
-    if compact:
-        for summary in summaries:
-            print(headline_table(summary, evidence_link=False), end="\n\n")
-    else:
-        print(mechanism_table(summaries))
+    print(terminal_tables(summaries))  # compact; every column goes to each run's table.md
+    for result in results:
+        write_wide_table(result.run.root, result.summary)
     print()
     for summary in summaries:
         t = summary.timings
@@ -374,41 +372,88 @@ def reliability(args: ReliabilityArgs) -> int:
 # -- evidence ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class EvidenceArgs:
-    trials: int = trials_arg(2, "runs of each fault scenario (default 2)")
-    member_trials: int = arg("--member-trials", default=3, minimum=1, type=int, metavar="K",
-                             help="runs of the scheduler-member fault (default 3)")
+    upper_bound: float | None = arg(
+        "--upper-bound", default=None, type=float, metavar="P",
+        help="ask every fault scenario for a 95 %% upper bound of P (a fraction, 0.01 = 1 %%) "
+        "on its plan's rates (default: each scenario's own)")
+    min_trials: int | None = arg("--min-trials", default=None, minimum=1, type=int, metavar="K",
+                                 help="at least K runs of each fault scenario")
+    max_trials: int | None = arg("--max-trials", default=None, minimum=1, type=int, metavar="K",
+                                 help="at most K runs of each fault scenario")
+    only: list[str] | None = arg("--only", default=None, nargs="+", metavar="SCENARIO",
+                                 help="run only these scenarios; their runs replace the cited ones")
+    reason: str | None = arg("--reason", default=None, metavar="TEXT",
+                             help="why runs are replaced (with --only or --replaced)")
+    replaced: list[str] = arg("--replaced", nargs="+", metavar="RUN_ID", default=[],
+                              help="with --render-only: record that these earlier cited runs "
+                              "were replaced by the newer cited runs of their scenarios")
+    render_only: bool = arg("--render-only", default=False, action="store_true",
+                            help="run nothing; render every report from results/evidence")
     allow_dirty: bool = allow_dirty_arg()
 
 
-def render_everything(runs_dir: Path, *, allow_dirty: bool, trials: int) -> None:
-    """Every report that cites runs, from ``runs_dir``, into results/."""
-    out = str(RESULTS_DIR)
-    report(ReportArgs(runs_dir=str(runs_dir), run=None, out=out, allow_dirty=allow_dirty))
-    claims(RenderArgs(runs_dir=str(runs_dir), out=out, allow_dirty=allow_dirty))
-    faults(FaultsArgs(trials=trials, runs_dir=str(runs_dir), out=out, allow_dirty=allow_dirty))
-    adr(AdrArgs(trials=trials, runs_dir=str(runs_dir), allow_dirty=allow_dirty))
-
-
 def evidence(args: EvidenceArgs) -> int:
-    """Every scenario from a clean tree (fault scenarios K times), then every report."""
-    from harness.runner import provenance
+    """Every scenario from a clean tree, each as many times as its plan asks, then every report
+    (or only the reports, from the committed evidence, with --render-only)."""
+    from harness.reports.evidence_log import (
+        TrialsRecord,
+        cited_summaries,
+        load_trials,
+        write_replacements,
+        write_trials,
+    )
+    from harness.runner import provenance, run_scenario
+    from harness.summary import copy_evidence, load_summaries
+    from harness.trials import PlanOverrides, plan_for, record_replacements, render_evidence, run_planned
 
     source = provenance()
     if source.dirty and not args.allow_dirty:
         raise UsageError("the tree has uncommitted changes: evidence must come from a commit "
                          "(commit first, or pass --allow-dirty for a dry run)")
-    scenarios = resolve_scenarios([p.stem for p in sorted(SCENARIOS_DIR.glob("*.yaml"))])
-    repeats = {s.name: (max(args.trials, args.member_trials) if "member" in s.name else args.trials)
-               if s.kind == "fault" else 1 for s in scenarios}
+    if args.replaced and not args.reason:
+        raise UsageError("--replaced needs --reason: why the run no longer stands")
+    evidence_dir = RESULTS_DIR / "evidence"
+    readme = REPO_ROOT / "README.md"
+    if args.render_only:
+        if args.replaced:
+            record_replacements(RESULTS_DIR, args.replaced, args.reason)
+        written = render_evidence(evidence_dir, RESULTS_DIR, readme,
+                                  allow_dirty=args.allow_dirty, say=say)
+        say(f"{len(written)} file(s) rendered from {evidence_dir}")
+        return recheck(RecheckArgs(runs=[]))
+    overrides = PlanOverrides(args.min_trials, args.max_trials, args.upper_bound)
+    scenarios = resolve_scenarios(args.only or [p.stem for p in sorted(SCENARIOS_DIR.glob("*.yaml"))])
     # A runs directory of this commit's own, so no older run is cited beside these.
     runs_dir = RUNS_DIR / f"evidence-{source.commit}{'-dirty' if source.dirty else ''}"
-    say(f"evidence at {source.commit}: {sum(repeats.values())} runs of {len(scenarios)} "
-        f"scenarios into {runs_dir}")
-    code = 0
-    for scenario in scenarios:
-        code |= run_and_print([scenario], repeats[scenario.name], runs_dir=runs_dir)
-    render_everything(runs_dir, allow_dirty=args.allow_dirty, trials=max(repeats.values()))
-    return code | recheck(RecheckArgs(runs=[]))
+    say(f"evidence at {source.commit}: {len(scenarios)} scenarios into {runs_dir}")
+
+    def run_once(scenario: Any) -> Any:
+        summary = run_scenario(scenario, progress=say, runs_dir=runs_dir).summary
+        say(f"{summary.run_id}: {summary.verdict}")
+        return summary
+
+    record = TrialsRecord(commit=source.commit, scenarios=[
+        run_planned(s, plan_for(s, overrides), run_once, say) for s in scenarios])
+    fresh = [s for s in load_summaries(runs_dir)
+             if s.run_id in {r for t in record.scenarios for r in t.run_ids}]
+    if args.only:  # a partial re-run: its runs join the committed evidence and replace theirs
+        names = {s.name for s in scenarios}
+        old = [s.run_id for s in cited_summaries(evidence_dir, RESULTS_DIR) if s.scenario in names]
+        copy_evidence(runs_dir, evidence_dir, fresh)
+        record_replacements(RESULTS_DIR, old, args.reason or "re-run with --only")
+        written = render_evidence(evidence_dir, RESULTS_DIR, readme,
+                                  allow_dirty=args.allow_dirty, say=say)
+    else:
+        write_replacements(RESULTS_DIR, [])  # every cited run is of this commit now
+        written = render_evidence(runs_dir, RESULTS_DIR, readme, allow_dirty=args.allow_dirty,
+                                  trials=max(t.trials for t in record.scenarios), say=say)
+    if args.only and (before := load_trials(RESULTS_DIR)) is not None:  # keep the others' plans
+        names = {t.scenario for t in record.scenarios}
+        record.scenarios = [t for t in before.scenarios if t.scenario not in names] + record.scenarios
+    write_trials(RESULTS_DIR, record)
+    say(f"{len(written)} file(s) rendered")
+    failed = [s.run_id for s in fresh if not s.passed]
+    return (1 if failed else 0) | recheck(RecheckArgs(runs=[]))
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def test_every_public_name_is_importable_from_the_package() -> None:
 
 # The order data flows in: a module may import its own package and those before it, never after.
 LAYERS = ["paths|errors", "scenario", "record", "cluster", "apps", "drive", "check", "summary",
-          "reports|recheck", "runner", "bench|matrix", "cli", "__main__"]
+          "reports|recheck", "runner", "bench|matrix|trials", "cli", "__main__"]
 RANK = {unit: rank for rank, names in enumerate(LAYERS) for unit in names.split("|")}
 
 

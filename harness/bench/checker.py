@@ -28,14 +28,14 @@ def synthetic_history(triggers: int, replicas: int = 3) -> tuple[Scenario, Histo
     """Half the triggers a job's (one per tick), half a binding's (one per replica per tick)."""
     job_ticks, binding_ticks = triggers // 2, triggers // 2 // replicas
     records = [Trigger(mechanism="job", name="j", replica=k % replicas, pid=1, wall=T0 + k + 0.004,
-                       mono=float(k)) for k in range(1, job_ticks + 1)]
+                       mono=k + 0.004) for k in range(1, job_ticks + 1)]
     records += [Trigger(mechanism="binding", name="b", replica=r, pid=1, wall=T0 + k + 0.003,
-                        mono=float(k)) for r in range(replicas) for k in range(binding_ticks)]
+                        mono=k + 0.003) for r in range(replicas) for k in range(binding_ticks)]
     end = T0 + binding_ticks - 0.5  # the job's later ticks fall after the window
-    events = [Event("replica_ready", T0 - 5, 0.0, {"replica": r}) for r in range(replicas)]
-    events += [Event("job_created", T0 + 0.01, 0.0, {"name": "j", "spec": {}, "sent_wall": T0,
-                                                      "status": 204}),
-               Event("window_start", T0, 0.0), Event("window_end", end, 0.0)]
+    events = [Event("replica_ready", T0 - 5, -5.0, {"replica": r}) for r in range(replicas)]
+    events += [Event("job_created", T0 + 0.01, 0.01, {"name": "j", "spec": {}, "sent_wall": T0,
+                                                       "status": 204}),
+               Event("window_start", T0, 0.0), Event("window_end", end, end - T0)]
     scenario = Scenario(name="bench", source=Path("bench.yaml"), replicas=replicas, window_s=3600,
                         jobs=(JobSpec(name="j", schedule="@every 1s"),),
                         bindings=(BindingSpec(name="b", schedule="* * * * * *"),),

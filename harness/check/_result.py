@@ -34,7 +34,8 @@ def worst(verdicts: list[Verdict]) -> Verdict:
 
 @dataclass(frozen=True)
 class Bound:
-    """A count under the kind and the strict reading (equal when the history is unambiguous)."""
+    """A count over the readings of a history: the fewest and the most any reading finds
+    (equal when the history is unambiguous)."""
 
     low: int = 0
     high: int = 0
@@ -55,6 +56,7 @@ class TickView:
     extra: Bound = Bound()  # deliveries beyond the first, summed over ticks
     lost: Bound = Bound()  # ticks with no attempt (gated: no work done)
     undelivered: int = 0  # ticks attempted, never delivered (the app refused every attempt)
+    abandoned: Bound = Bound()  # ticks failed whose retries the failure policy owed never came
 
     @property
     def ambiguous(self) -> bool:
@@ -103,7 +105,9 @@ class MechanismResult:
     lateness_samples_ms: list[float]
     drift: dict[str, float | int | None] | None = None
     phases: dict[str, dict[str, Any]] = field(default_factory=dict)
-    lost_at_s: list[list[float | int | None]] = field(default_factory=list)
+    lost_at_s: list[list[float | int | None]] = field(default_factory=list)  # [replica, s]: strict
+    lost_at_s_kind: list[list[float | int | None]] | None = None  # the kind reading's (None: same)
+    undelivered_at_s: list[float] = field(default_factory=list)  # ticks given up (all attempts failed)
     lost_by_replica: dict[int, int] | None = None
     delivery_expected: str | None = None
     early_low: int = 0  # ... and under the reading that finds fewest

@@ -13,7 +13,9 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.scenario.mechanisms import Mechanism
 
@@ -151,16 +153,78 @@ class HistoryWriter:
         self.close()
 
 
+# Times a record may carry: epoch seconds from 2000 to 2100 (a wall of 0 is a broken writer,
+# and would make a tick grid start in 1970), and a finite monotonic clock.
+EARLIEST_WALL = 946_684_800.0
+LATEST_WALL = 4_102_444_800.0
+Wall = Annotated[float, Field(ge=EARLIEST_WALL, le=LATEST_WALL, allow_inf_nan=False)]
+Mono = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class TriggerRecord(_Record):
+    """A ``trigger`` line, validated field by field."""
+
+    kind: Literal["trigger"]
+    mechanism: Mechanism
+    name: str
+    replica: int = Field(ge=0)
+    pid: int
+    wall: Wall
+    mono: Mono
+    payload: Any = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    status: int = Field(default=200, ge=100, le=599)
+    outcome: TriggerOutcome = "ok"
+    raw: str | None = None
+    work: bool | None = None
+    tick: str | None = None
+    gate: str | None = None
+
+
+class EventRecord(_Record):
+    """An ``event`` line's envelope, validated field by field."""
+
+    kind: Literal["event"]
+    event: str = Field(min_length=1)
+    wall: Wall
+    mono: Mono
+    attrs: dict[str, Any] = Field(default_factory=dict)
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "record"
+    return f"field {where}: {error['msg']} (got {error.get('input')!r:.80})"
+
+
+def _record(line: str) -> Trigger | Event:
+    raw = json.loads(line)
+    if not isinstance(raw, dict):
+        raise ValueError(f"not a JSON object: {line[:80]!r}")
+    if raw.get("kind") == "trigger":
+        return Trigger(**TriggerRecord.model_validate(raw).model_dump(exclude={"kind"}))
+    if raw.get("kind") == "event":
+        record = EventRecord.model_validate(raw)
+        return Event(record.event, record.wall, record.mono, record.attrs)
+    raise ValueError(f"field kind: must be 'trigger' or 'event' (got {raw.get('kind')!r:.80})")
+
+
 def _parse(lines: Iterable[str], source: str) -> Iterator[Trigger | Event]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            raw = json.loads(line)
-            kind = raw.pop("kind")
-            yield Trigger(**raw) if kind == "trigger" else Event(**raw)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ValueError(f"{source}:{number}: not a history record ({exc}): {line[:200]!r}") from exc
+            yield _record(line)
+        except ValidationError as exc:
+            raise ValueError(f"{source}:{number}: {_first_error(exc)}") from exc
+        except ValueError as exc:
+            reason = " ".join(str(exc).split())
+            raise ValueError(f"{source}:{number}: not a history record ({reason}): "
+                             f"{line[:120]!r}") from exc
 
 
 def load_history(path: Path) -> History:

@@ -137,7 +137,7 @@ def _accounting(history: History, scenario: Scenario, mechanisms: list[Mechanism
 
 
 def _probes(name: str, results: list[CallResult] | list[JobExpectResult]) -> CheckerResult:
-    reasons = [f"{getattr(r, 'id', None) or getattr(r, 'job', '')}: {why}"
+    reasons = [f"{r.id or r.job if isinstance(r, CallResult) else r.job}: {why}"
                for r in results for why in r.reasons]
     verdicts: list[Verdict] = ["fail" if r.verdict == "fail" else "pass" for r in results]
     return CheckerResult(name, worst(verdicts), reasons)

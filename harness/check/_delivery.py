@@ -56,7 +56,6 @@ def is_delivery(mechanism: str, status: int, work: bool | None = None) -> bool:
 
 
 def attempt_of(trigger: Trigger) -> Attempt:
-    work = getattr(trigger, "work", None)
-    delivered = is_delivery(trigger.mechanism, trigger.status, work)
-    gated_out = trigger.mechanism in GATED and work is False
+    delivered = is_delivery(trigger.mechanism, trigger.status, trigger.work)
+    gated_out = trigger.mechanism in GATED and trigger.work is False
     return Attempt(trigger.wall, trigger.replica, trigger.status, delivered, gated_out)

@@ -44,7 +44,18 @@ from harness.check._every import chain_lateness, chain_ledger, drift_of, keyed_c
 from harness.check._ledger import Ledger, Reading, Stream, TickRecord, period_at, read
 from harness.check._result import Accounting, Bound, MechanismResult, TickView
 from harness.check._window import Window
-from harness.record.history import Event, History, Trigger
+from harness.record.history import (
+    ApiCallEvent,
+    Created,
+    History,
+    JobCreated,
+    JobDeleted,
+    ReminderRegistered,
+    ReplicaEvent,
+    ReplicaStopped,
+    Trigger,
+    WorkflowStarted,
+)
 from harness.scenario.faults import FAULTS
 from harness.scenario.mechanisms import APP_IDS, GATED, JOB_TRIGGERED
 from harness.scenario.model import BindingSpec, Expectation, JobSpec, Scenario, TaskSpec
@@ -81,9 +92,8 @@ def replicas_of(history: History, scenario: Scenario, app_id: str = HTTP_APP) ->
     """Replicas of one app-id that the history shows started (``replica_started`` or
     ``replica_ready``, scale_out's too); a history that records no start has the scenario's.
     The gRPC app (job-sdk tasks) is numbered after the HTTP app."""
-    seen = {int(e.attrs["replica"]) for e in history.events
-            if e.event in ("replica_started", "replica_ready") and "replica" in e.attrs
-            and e.attrs.get("app_id", HTTP_APP) == app_id}
+    seen = {e.replica for e in history.events_of(ReplicaEvent)
+            if not isinstance(e, ReplicaStopped) and e.app_id == app_id}
     if seen or app_id != HTTP_APP:
         return sorted(seen)
     return list(range(scenario.http_replicas))
@@ -96,8 +106,8 @@ def _ok(status: object) -> bool:
     return status == "OK" or (isinstance(status, int) and 200 <= status < 300)
 
 
-def _sent(event: Event) -> float:
-    return float(event.attrs.get("sent_wall", event.wall))
+def _sent(event: Created | ApiCallEvent) -> float:
+    return event.sent_wall
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,7 @@ def _spec_of(name: str, body: object, fallback: JobSpec) -> JobSpec | None:
     if not isinstance(body, dict):
         return None
     fields = {k: body[k] for k in ("schedule", "dueTime", "repeats", "ttl", "failurePolicy")
-              if body.get(k) is not None}
+              if k in body and body[k] is not None}
     if not fields:
         return fallback
     if "schedule" not in fields and "dueTime" not in fields:
@@ -122,30 +132,30 @@ def _spec_of(name: str, body: object, fallback: JobSpec) -> JobSpec | None:
         return None
 
 
-def _creations(history: History, job: JobSpec, event: str, mechanism: str,
+def _creations(history: History, job: JobSpec, kind: type[Created], mechanism: str,
                from_body: bool) -> list[_Creation]:
-    """Every successful creation of task ``job.name``, oldest first: its ``event`` entries (a
+    """Every successful creation of task ``job.name``, oldest first: its ``kind`` events (a
     2xx, or the SDK's gRPC ``OK``) and, for Jobs API jobs, POST calls that succeeded (an
     overwrite replaces the job in force)."""
-    made = [(e, e.attrs.get("spec")) for e in history.events_named(event)
-            if e.attrs.get("name") == job.name and e.attrs.get("mechanism", mechanism) == mechanism
-            and _ok(e.attrs.get("status", 204))]
+    made: list[tuple[float, object]] = [
+        (e.sent_wall, e.spec) for e in history.events_of(kind)
+        if e.name == job.name and _ok(e.status)
+        and (not isinstance(e, JobCreated) or e.mechanism == mechanism)]
     if mechanism == "job":
-        made += [(e, e.attrs.get("body")) for e in history.events_named("api_call")
-                 if e.attrs.get("method") == "POST" and e.attrs.get("job") == job.name
-                 and _ok(e.attrs.get("status"))]
-    out = [_Creation(_sent(e), _spec_of(job.name, body, job) if from_body else job)
-           for e, body in made]
+        made += [(e.sent_wall, e.body) for e in history.events_of(ApiCallEvent)
+                 if e.method == "POST" and e.job == job.name and _ok(e.status)]
+    out = [_Creation(sent, _spec_of(job.name, body, job) if from_body else job)
+           for sent, body in made]
     return sorted(out, key=lambda c: c.sent)
 
 
 def _deletions(history: History, name: str) -> list[tuple[float, float]]:
-    """(sent, answered) of every successful delete of job ``name``."""
-    out = [(_sent(e), e.wall) for e in history.events_named("job_deleted")
-           if e.attrs.get("name") == name and _ok(e.attrs.get("status", 204))]
-    out += [(_sent(e), e.wall) for e in history.events_named("api_call")
-            if e.attrs.get("method") == "DELETE" and e.attrs.get("job") == name
-            and _ok(e.attrs.get("status"))]
+    """(sent, answered) of every successful delete of job ``name`` (a ``job_deleted`` event
+    records no send time: its answer's is taken)."""
+    out = [(e.wall, e.wall) for e in history.events_of(JobDeleted)
+           if e.name == name and _ok(e.status)]
+    out += [(e.sent_wall, e.wall) for e in history.events_of(ApiCallEvent)
+            if e.method == "DELETE" and e.job == name and _ok(e.status)]
     return sorted(out)
 
 
@@ -207,13 +217,14 @@ def _job_stream(history: History, job: JobSpec, win: Window, mechanism: str,
 
 
 def _job_task(history: History, job: JobSpec, win: Window, mechanism: str, replicas: list[int],
-              created_event: str = "job_created") -> _Task:
+              created_event: type[Created] = JobCreated) -> _Task:
     triggers = history.received(mechanism, job.name)  # type: ignore[arg-type]
     creations = _creations(history, job, created_event, mechanism, from_body=mechanism == "job")
+    event_name = created_event.model_fields["event"].default
     label = job.schedule or f"dueTime {job.dueTime}"
     valid, stray = _split_strays(triggers, replicas, win)
     if not creations:
-        note = f"{mechanism} {job.name!r} was not created (no {created_event} event with a 2xx status)"
+        note = f"{mechanism} {job.name!r} was not created (no {event_name} event with a 2xx status)"
         empty = {r: [Ledger([], [], win.start)] for r in _READINGS}
         return _Task(mechanism, job.name, label, "across replicas", empty, [None], triggers,
                      None, [note], stray)
@@ -296,7 +307,7 @@ def _workflow_task(history: History, task: TaskSpec, win: Window, replicas: list
     """Iterations of a workflow loop across replicas, keyed by iteration (``Trigger.tick``)."""
     triggers = history.received("workflow", task.name)
     valid, stray = _split_strays(triggers, replicas, win)
-    started = _creations(history, JobSpec(name=task.name), "workflow_started", "workflow",
+    started = _creations(history, JobSpec(name=task.name), WorkflowStarted, "workflow",
                          from_body=False)
     period = every_seconds(task.schedule) or 0.0
     if not started or not period:
@@ -320,7 +331,7 @@ def _task_result(history: History, task: TaskSpec, win: Window, scenario: Scenar
         return _result(_workflow_task(history, task, win, http), win, http, expect)
     job = JobSpec(name=task.name, schedule=task.schedule)
     if task.mechanism == "reminder":
-        return _result(_job_task(history, job, win, "reminder", http, "reminder_registered"),
+        return _result(_job_task(history, job, win, "reminder", http, ReminderRegistered),
                        win, http, expect)
     grpc = replicas_of(history, scenario, GRPC_APP)
     return _result(_job_task(history, job, win, "job-sdk", grpc), win, grpc, expect)
@@ -364,13 +375,15 @@ def _counts(groups: Sequence[Sequence[TickRecord]], gated: bool) -> _Counts:
 
 
 def _view(counts: dict[Reading, _Counts]) -> TickView:
-    def bound(name: str) -> Bound:
-        values = [getattr(c, name) for c in counts.values()]
-        return Bound(min(values), max(values))
+    kind, strict = counts["kind"], counts["strict"]
 
-    return TickView(ticks=counts["strict"].ticks, once=Bound(counts["strict"].once, counts["kind"].once),
-                    duplicated=bound("duplicated"), extra=bound("extra"), lost=bound("lost"),
-                    undelivered=counts["strict"].undelivered, abandoned=bound("abandoned"))
+    def bound(a: int, b: int) -> Bound:
+        return Bound(min(a, b), max(a, b))
+
+    return TickView(ticks=strict.ticks, once=bound(strict.once, kind.once),
+                    duplicated=bound(kind.duplicated, strict.duplicated),
+                    extra=bound(kind.extra, strict.extra), lost=bound(kind.lost, strict.lost),
+                    undelivered=strict.undelivered, abandoned=bound(kind.abandoned, strict.abandoned))
 
 
 def _global_counts(task: _Task, reading: Reading) -> _Counts:

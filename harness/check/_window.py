@@ -13,7 +13,19 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from harness.record.history import Event, History, Trigger
+from harness.record.history import (
+    ApiCallEvent,
+    Created,
+    FaultEnd,
+    FaultEvent,
+    FaultRecovered,
+    FaultStart,
+    History,
+    Recorded,
+    ReplicaReady,
+    ReplicaStopped,
+    Trigger,
+)
 from harness.scenario.faults import FAULTS
 
 __all__ = ["STALL_AFTER_FAULT_S", "ClockStep", "FaultWindow", "Window", "retimed", "window_of"]
@@ -113,13 +125,13 @@ class Window:
         return tuple(f.hold for f in self.faults if f.holds(mechanism))
 
 
-def _offsets(records: list[Trigger | Event]) -> list[float]:
+def _offsets(records: list[Trigger | Recorded]) -> list[float]:
     return [r.wall - r.mono for r in records]
 
 
-def clock_steps(history: History, origin: Event) -> tuple[ClockStep, ...]:
+def clock_steps(history: History, origin: Recorded) -> tuple[ClockStep, ...]:
     """Where ``wall - mono`` jumped, in monotonic order."""
-    records: list[Trigger | Event] = sorted([*history.triggers, *history.events], key=lambda r: r.mono)
+    records: list[Trigger | Recorded] = sorted([*history.triggers, *history.events], key=lambda r: r.mono)
     if len({r.mono for r in records}) <= 1:
         return ()  # no monotonic clock recorded: nothing to compare with
     base = origin.wall - origin.mono
@@ -132,12 +144,16 @@ def clock_steps(history: History, origin: Event) -> tuple[ClockStep, ...]:
     return tuple(steps)
 
 
-def _moved(record: Any, base: float) -> Any:
-    at = record.mono + base
-    if isinstance(record, Event) and "sent_wall" in record.attrs:
-        sent = at - (record.wall - float(record.attrs["sent_wall"]))
-        return replace(record, wall=at, attrs={**record.attrs, "sent_wall": sent})
-    return replace(record, wall=at)
+def _moved_trigger(trigger: Trigger, base: float) -> Trigger:
+    return replace(trigger, wall=trigger.mono + base)
+
+
+def _moved_event(event: Recorded, base: float) -> Recorded:
+    at = event.mono + base
+    update = {"wall": at}
+    if isinstance(event, Created | ApiCallEvent):  # its send time moves with it
+        update["sent_wall"] = at - (event.wall - event.sent_wall)
+    return event.model_copy(update=update)
 
 
 def retimed(history: History) -> tuple[History, tuple[ClockStep, ...]]:
@@ -149,31 +165,25 @@ def retimed(history: History) -> tuple[History, tuple[ClockStep, ...]]:
     if not steps:
         return history, ()
     base = origin.wall - origin.mono
-    return History(tuple(_moved(t, base) for t in history.triggers),
-                   tuple(_moved(e, base) for e in history.events)), steps
-
-
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None else int(value)
+    return History(tuple(_moved_trigger(t, base) for t in history.triggers),
+                   tuple(_moved_event(e, base) for e in history.events)), steps
 
 
 def fault_windows(history: History, window_end: float) -> tuple[FaultWindow, ...]:
     """Each ``fault_start`` paired with the next ``fault_end`` and ``fault_recovered`` of the
     same kind and target."""
-    events = sorted(history.events, key=lambda e: e.wall)
+    events = sorted(history.events_of(FaultEvent), key=lambda e: e.wall)
     out: list[FaultWindow] = []
     for n, start in enumerate(events):
-        if start.event != "fault_start":
+        if not isinstance(start, FaultStart):
             continue
-        key = (start.attrs.get("fault"), start.attrs.get("target"))
-        later = [e for e in events[n + 1:] if (e.attrs.get("fault"), e.attrs.get("target")) == key]
-        end = next((e for e in later if e.event == "fault_end"), None)
-        recovered = next((e for e in later if e.event == "fault_recovered"), None)
+        later = [e for e in events[n + 1:] if (e.fault, e.target) == (start.fault, start.target)]
+        end = next((e for e in later if isinstance(e, FaultEnd)), None)
+        recovered = next((e for e in later if isinstance(e, FaultRecovered)), None)
         out.append(FaultWindow(
-            kind=str(key[0]), target=str(key[1]),
-            replica=_int_or_none(start.attrs.get("replica")),
-            member=_int_or_none(start.attrs.get("member")),
-            start=start.wall, end=end.wall if end is not None else window_end,
+            kind=start.fault, target=str(start.target), replica=start.replica,
+            member=start.member, start=start.wall,
+            end=end.wall if end is not None else window_end,
             recovered=recovered.wall if recovered is not None else None,
         ))
     return tuple(out)
@@ -190,9 +200,9 @@ def window_of(history: History, steps: tuple[ClockStep, ...] = ()) -> Window:
     last_trigger = max((t.wall for t in history.triggers), default=end.wall)
     recording_end = recording.wall if recording is not None else max(end.wall, last_trigger)
     ready: dict[int, list[float]] = {}
-    for event in history.events_named("replica_ready"):
-        ready.setdefault(int(event.attrs["replica"]), []).append(event.wall)
-    stopped = {int(e.attrs["replica"]): e.wall for e in history.events_named("replica_stopped")}
+    for event in history.events_of(ReplicaReady):
+        ready.setdefault(event.replica, []).append(event.wall)
+    stopped = {e.replica: e.wall for e in history.events_of(ReplicaStopped)}
     return Window(start.wall, end.wall, recording_end,
                   {r: tuple(sorted(w)) for r, w in ready.items()}, stopped,
                   fault_windows(history, end.wall), steps)

@@ -25,14 +25,9 @@ from dataclasses import dataclass
 
 from harness.record.history import Trigger
 from harness.scenario.mechanisms import GATED
-from harness.scenario.model import FailurePolicy
-from harness.scenario.timing import RetryPolicy, retry_policy
+from harness.scenario.timing import RetryPolicy
 
-__all__ = ["Attempt", "RetryPolicy", "attempt_of", "is_delivery", "policy_of_spec"]
-
-def policy_of_spec(spec: object) -> RetryPolicy:
-    """The retry policy of a job's ``failurePolicy`` as it was sent (None: Dapr's default)."""
-    return retry_policy(None if spec is None else FailurePolicy.model_validate(spec))
+__all__ = ["Attempt", "RetryPolicy", "attempt_of", "is_delivery"]
 
 
 @dataclass(frozen=True)

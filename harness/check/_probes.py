@@ -67,14 +67,6 @@ class JobExpectResult:
     verdict: str
     reasons: list[str]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "job": self.job, "from_s": self.from_s, "until_s": self.until_s,
-            "triggers": self.triggers, "spacing_s": self.spacing_s, "first_s": self.first_s,
-            "payloads": list(self.payloads), "verdict": self.verdict,
-            "reasons": list(self.reasons),
-        }
-
 
 _ABSENT = object()  # a path that does not exist in a response body
 

@@ -1,22 +1,19 @@
-"""Typed results of the checkers, one vocabulary: ``pass``, ``fail``, ``ambiguous``, ``n/a``.
+"""Typed results of the checkers, one vocabulary: ``pass``, ``fail``, ``ambiguous``, ``unknown``,
+``n/a``.
 
-Every checker follows one protocol (Jepsen's): ``check(scenario, history) -> CheckerResult``
-whose ``valid`` says whether the run satisfied it. ``ambiguous`` (the history admits a reading
-that fails) is not valid: a verdict never takes the kinder reading.
+Every checker returns a ``CheckerResult`` whose ``valid`` says whether the run satisfied it
+(the protocol is in ``harness.check``). ``ambiguous`` (the history admits a reading that fails)
+is not valid: a verdict never takes the kinder reading; nor is ``unknown`` (the checker failed).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
-
-from harness.record.history import History
-from harness.scenario.model import Scenario
+from typing import Any, Literal
 
 __all__ = [
     "Accounting",
     "Bound",
-    "Checker",
     "CheckerResult",
     "MechanismResult",
     "TickView",
@@ -24,8 +21,10 @@ __all__ = [
     "worst",
 ]
 
-Verdict = Literal["pass", "fail", "ambiguous", "n/a"]
-_ORDER: dict[str, int] = {"n/a": 0, "pass": 1, "ambiguous": 2, "fail": 3}
+Verdict = Literal["pass", "fail", "ambiguous", "unknown", "n/a"]
+# ``unknown``: the checker itself failed (its exception is the reason); not valid, and below a
+# fail the history itself shows.
+_ORDER: dict[str, int] = {"n/a": 0, "pass": 1, "ambiguous": 2, "unknown": 3, "fail": 4}
 
 
 def worst(verdicts: list[Verdict]) -> Verdict:
@@ -146,13 +145,3 @@ class CheckerResult:
     @property
     def valid(self) -> bool:
         return self.verdict in ("pass", "n/a")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"checker": self.checker, "verdict": self.verdict, "valid": self.valid,
-                "reasons": list(self.reasons), "details": self.details}
-
-
-class Checker(Protocol):
-    name: str
-
-    def check(self, scenario: Scenario, history: History) -> CheckerResult: ...

@@ -43,7 +43,7 @@ from typing import Literal
 
 from harness.check._delivery import Attempt, RetryPolicy
 
-__all__ = ["Ledger", "Reading", "Stream", "TickRecord", "period_at", "read"]
+__all__ = ["Ledger", "Reading", "Stream", "TickRecord", "period_at", "read", "read_both"]
 
 Reading = Literal["kind", "strict"]
 # A retry comes at the tick's time plus n intervals; measured here 1-2 ms after it (the
@@ -56,7 +56,7 @@ EARLY_FRACTION = 0.25  # kind reading: an attempt this close (of a period) befor
 DELETE_SLACK_S = 0.5
 
 
-@dataclass
+@dataclass(slots=True)
 class TickRecord:
     time: float
     judged: bool
@@ -70,30 +70,26 @@ class TickRecord:
     exhausted: bool = False  # every attempt the policy allows failed: Dapr gave the tick up
     abandoned: bool = False  # failed, and the retries the policy owed never came
     due: float | None = None  # ``@every`` chains: when this fire was due (previous fire + D)
+    first: float | None = None  # the first attempt's arrival (attempts come in arrival order)
+    sent: int = 0  # times the tick was sent, retries and gated-out attempts aside (>1: duplicated)
 
     @property
     def done(self) -> bool:
         return self.deliveries > 0 or self.exhausted or self.abandoned
 
-    @property
-    def sent(self) -> int:
-        """How many times the tick was sent, retries aside (1: once; more: duplicated)."""
-        return sum(not a.gated_out for a in self.attempts) - self.retries
-
-    @property
-    def first(self) -> float | None:
-        return min(a.wall for a in self.attempts) if self.attempts else None
-
     def add(self, attempt: Attempt, retry: bool) -> None:
+        if self.first is None or attempt.wall < self.first:
+            self.first = attempt.wall
+        self.attempts.append(attempt)
         if attempt.gated_out:
-            self.attempts.append(attempt)
             self.gated_out += 1
             return
         if retry:
             self.retries += 1
-        elif any(not a.gated_out for a in self.attempts):
-            self.resends += 1
-        self.attempts.append(attempt)
+        else:
+            if self.sent:
+                self.resends += 1
+            self.sent += 1
         if attempt.delivered:
             self.deliveries += 1
         else:
@@ -146,14 +142,18 @@ class _Reader:
         self.early: list[Attempt] = []
         self.unexplained: list[Attempt] = []
         self.maybe_early = 0
+        # Whether anything happened that the other reading may read differently (a tick owed
+        # when an attempt came, a re-send, an abandoned retry, an attempt standing for no tick).
+        self.doubtful = False
 
     def _in_stall(self, t: float) -> bool:
         return any(a <= t <= b for a, b in self.s.stalls)
 
     def _alive(self, wall: float) -> bool:
-        if self.s.alive is None:
+        alive = self.s.alive
+        if alive is None:
             return True
-        return any(a - RETRY_SLACK_S <= wall <= b + DELETE_SLACK_S for a, b in self.s.alive)
+        return any(a - RETRY_SLACK_S <= wall <= b + DELETE_SLACK_S for a, b in alive)
 
     def _advance(self, wall: float) -> int:
         """Index of the latest tick at or before ``wall`` (-1: none); owed ticks updated."""
@@ -168,6 +168,8 @@ class _Reader:
         return self.s.times[k] + (self.pending[k] + 1) * self.s.policy_of(k).interval_s
 
     def _retry_of(self, wall: float) -> int | None:
+        if not self.pending:
+            return None
         for k in sorted(self.pending):
             due = self._due(k)
             if wall < due - RETRY_SLACK_S:
@@ -180,7 +182,7 @@ class _Reader:
         return None
 
     def _catch_up(self, latest: int) -> int | None:
-        if not self.s.catch_up:
+        if not self.s.catch_up or not self.owed:
             return None
         for k in self.owed:
             if k >= latest:
@@ -204,8 +206,11 @@ class _Reader:
     def place(self, attempt: Attempt) -> None:
         if not self._alive(attempt.wall):
             self.unexplained.append(attempt)
+            self.doubtful = True
             return
         latest = self._advance(attempt.wall)
+        if self.owed and self.owed[0] < latest:
+            self.doubtful = True
         if not attempt.gated_out and (k := self._retry_of(attempt.wall)) is not None:
             self._record(k, attempt, retry=True)
             return
@@ -221,9 +226,11 @@ class _Reader:
                 return
         if latest < 0:
             self.early.append(attempt)
+            self.doubtful = True
             return
         tick = self.ticks[latest]
         if tick.attempts and not attempt.gated_out:
+            self.doubtful = True
             if self._past_the_end(latest, attempt.wall):
                 self.unexplained.append(attempt)
                 return
@@ -242,9 +249,9 @@ class _Reader:
 
     def _record(self, k: int, attempt: Attempt, retry: bool = False) -> None:
         tick = self.ticks[k]
-        if k in self.owed:
+        if self.owed and k in self.owed:
             self.owed.remove(k)
-        if self.reading == "strict" and not retry:
+        if self.pending and self.reading == "strict" and not retry:
             for older in [j for j in self.pending if j < k]:
                 self._abandon(older)  # a later tick fired: the older one's retries are over
         tick.add(attempt, retry)
@@ -265,6 +272,7 @@ class _Reader:
     def _abandon(self, k: int) -> None:
         self.pending.pop(k)
         self.ticks[k].abandoned = True
+        self.doubtful = True
 
     def finish(self) -> None:
         for k in list(self.pending):
@@ -272,13 +280,26 @@ class _Reader:
                 self._abandon(k)
 
 
-def read(stream: Stream, reading: Reading) -> Ledger:
-    """Place every attempt of ``stream`` under ``reading``."""
+def _read(stream: Stream, reading: Reading) -> tuple[Ledger, bool]:
     reader = _Reader(stream, reading)
     for attempt in stream.attempts:
         reader.place(attempt)
     reader.finish()
-    return Ledger(reader.ticks, reader.early, stream.lo, reader.unexplained, reader.maybe_early)
+    ledger = Ledger(reader.ticks, reader.early, stream.lo, reader.unexplained, reader.maybe_early)
+    return ledger, reader.doubtful
+
+
+def read(stream: Stream, reading: Reading) -> Ledger:
+    """Place every attempt of ``stream`` under ``reading``."""
+    return _read(stream, reading)[0]
+
+
+def read_both(stream: Stream) -> dict[Reading, Ledger]:
+    """Both readings of ``stream``: one ledger for both when nothing in the strict reading
+    admits another (every attempt the first of its tick, the retry its policy made, or a tick
+    of its own, with no tick owed meanwhile)."""
+    strict, doubtful = _read(stream, "strict")
+    return {"kind": read(stream, "kind") if doubtful else strict, "strict": strict}
 
 
 def period_at(times: Sequence[float], k: int) -> float:

@@ -41,7 +41,7 @@ import numpy as np
 
 from harness.check._delivery import Attempt, attempt_of
 from harness.check._every import chain_lateness, chain_ledger, drift_of, keyed_chain_ledger, late_fires
-from harness.check._ledger import Ledger, Reading, Stream, TickRecord, period_at, read
+from harness.check._ledger import Ledger, Reading, Stream, TickRecord, period_at, read, read_both
 from harness.check._result import Accounting, Bound, MechanismResult, TickView
 from harness.check._window import Window
 from harness.record.history import (
@@ -229,8 +229,9 @@ def _job_task(history: History, job: JobSpec, win: Window, mechanism: str, repli
         return _Task(mechanism, job.name, label, "across replicas", empty, [None], triggers,
                      None, [note], stray)
     stream = _job_stream(history, job, win, mechanism, creations, [attempt_of(t) for t in valid])
+    both = read_both(stream)
     return _Task(mechanism, job.name, label, "across replicas",
-                 {r: [read(stream, r)] for r in _READINGS}, [None], triggers, None, [], stray)
+                 {r: [both[r]] for r in _READINGS}, [None], triggers, None, [], stray)
 
 
 def _split_strays(triggers: list[Trigger], replicas: list[int],
@@ -253,11 +254,22 @@ def _tick_at_or_before(schedule: str, t: float) -> float | None:
     return None
 
 
+def _seconds_only(schedule: str) -> bool:
+    """A 6-field cron spec that restricts only its seconds: it repeats every minute in any
+    zone (zone offsets are whole minutes), so one minute of it gives the whole grid."""
+    fields = schedule.split()
+    return len(fields) == 6 and all(f in ("*", "?") for f in fields[1:])
+
+
 def _binding_grid(schedule: str, lo: float, hi: float) -> list[float]:
     before = _tick_at_or_before(schedule, lo)
     start = (before if before is not None else lo) - 1e-6
-    return tick_times(schedule, start=start, until=hi + _span_after(schedule, hi, False),
-                      six_fields=False)
+    until = hi + _span_after(schedule, hi, False)
+    if not _seconds_only(schedule):
+        return tick_times(schedule, start=start, until=until, six_fields=False)
+    minute = tick_times(schedule, start=start, until=start + 60.0, six_fields=False)
+    laps = math.ceil((until - start) / 60.0)
+    return [t + 60.0 * lap for lap in range(laps + 1) for t in minute if t + 60.0 * lap <= until]
 
 
 def _grid_start(win: Window, triggers: list[Trigger]) -> float:
@@ -284,9 +296,9 @@ def _binding_task(history: History, binding: BindingSpec, win: Window, replicas:
                      list(replicas), triggers, period, [], stray)
     times = _binding_grid(binding.schedule, _grid_start(win, valid), win.recording_end)
     for r in replicas:
-        stream = Stream(times, win.first(r), win.last(r), attempts[r])
-        for reading in _READINGS:
-            ledgers[reading].append(read(stream, reading))
+        ledger = read(Stream(times, win.first(r), win.last(r), attempts[r]), "strict")
+        for reading in _READINGS:  # no catch-up, no retry: both readings are one
+            ledgers[reading].append(ledger)
     return _Task(mechanism, binding.name, binding.schedule, "per replica", ledgers,
                  list(replicas), triggers, None, [], stray)
 
@@ -298,9 +310,9 @@ def _gated_task(history: History, binding: BindingSpec, win: Window, replicas: l
     triggers = history.received(mechanism, binding.name)  # type: ignore[arg-type]
     valid, stray = _split_strays(triggers, replicas, win)
     times = _binding_grid(binding.schedule, _grid_start(win, valid), win.recording_end)
-    stream = Stream(times, win.start, win.end, [attempt_of(t) for t in valid])
-    return _Task(mechanism, binding.name, binding.schedule, "across replicas",
-                 {r: [read(stream, r)] for r in _READINGS}, [None], triggers, None, [], stray)
+    ledger = read(Stream(times, win.start, win.end, [attempt_of(t) for t in valid]), "strict")
+    return _Task(mechanism, binding.name, binding.schedule, "across replicas",  # one reading
+                 {r: [ledger] for r in _READINGS}, [None], triggers, None, [], stray)
 
 
 def _workflow_task(history: History, task: TaskSpec, win: Window, replicas: list[int]) -> _Task:
@@ -408,11 +420,12 @@ def _replica_counts(task: _Task, reading: Reading, win: Window, replicas: list[i
     deliveries: list[int] = []
     attempted: list[bool] = []
     for tick in _judged(task.ledgers[reading]):
+        delivered: Counter[int] = Counter(a.replica for a in tick.attempts if a.delivered)
+        tried = {a.replica for a in tick.attempts if not a.gated_out}
         for r, (lo, hi) in spans.items():
             if lo <= tick.time < hi:
-                mine = [a for a in tick.attempts if a.replica == r]
-                deliveries.append(sum(a.delivered for a in mine))
-                attempted.append(any(not a.gated_out for a in mine))
+                deliveries.append(delivered[r])
+                attempted.append(r in tried)
     lost = [d == 0 if gated else not a for d, a in zip(deliveries, attempted, strict=True)]
     return _Counts(
         ticks=len(deliveries), once=sum(d == 1 for d in deliveries),
@@ -582,11 +595,17 @@ def _result(task: _Task, win: Window, replicas: list[int], expect: Expectation |
     streams = _replica_of(task)
     kind_streams = {id(t): r for r, lg in zip(task.stream_replicas, task.ledgers["kind"], strict=True)
                     for t in lg.ticks}
-    kind_lost = _lost_at(task.ledgers["kind"], kind_streams, gated, win)
+    strict_lost = _lost_at(strict, streams, gated, win)
+    one_reading = all(a is b for a, b in zip(task.ledgers["kind"], strict, strict=True))
+    kind_lost = (strict_lost if one_reading
+                 else _lost_at(task.ledgers["kind"], kind_streams, gated, win))
     per_stream_lost = {r: sum(_lost(t, gated) for t in lg.judged)
                        for r, lg in zip(task.stream_replicas, strict, strict=True) if r is not None}
-    across = {r: _global_counts(task, r) for r in _READINGS}
-    per_replica = {r: _replica_counts(task, r, win, replicas) for r in _READINGS}
+    across = {"strict": _global_counts(task, "strict")}
+    across["kind"] = across["strict"] if one_reading else _global_counts(task, "kind")
+    per_replica = {"strict": _replica_counts(task, "strict", win, replicas)}
+    per_replica["kind"] = (per_replica["strict"] if one_reading
+                           else _replica_counts(task, "kind", win, replicas))
     result = MechanismResult(
         mechanism=task.mechanism, name=task.name, schedule=task.schedule, view=task.view,
         replicas=len(replicas), window_s=round(win.length_s, 3), grace_s=round(win.grace_s, 3),
@@ -603,8 +622,8 @@ def _result(task: _Task, win: Window, replicas: list[int], expect: Expectation |
         lateness_samples_ms=[round(s * 1000, 3) for s in samples],
         drift=drift_of(strict, task.period).to_dict() if task.period is not None else None,
         phases=_phases(task, win) if win.faults else {},
-        lost_at_s=_lost_at(strict, streams, gated, win),
-        lost_at_s_kind=None if kind_lost == _lost_at(strict, streams, gated, win) else kind_lost,
+        lost_at_s=strict_lost,
+        lost_at_s_kind=None if kind_lost == strict_lost else kind_lost,
         undelivered_at_s=[round(t.time - win.start, 3) for t in judged
                           if t.attempts and not t.deliveries and not t.abandoned and not gated],
         lost_by_replica=per_stream_lost if task.view == "per replica" else None,

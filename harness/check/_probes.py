@@ -175,6 +175,8 @@ def _bounds(reasons: list[str], what: str, value: float, low: float | None,
 def _distinct(values: list[Any], limit: int = 5) -> list[Any]:
     out: list[Any] = []
     for value in values:
+        if any(value is seen for seen in out):  # the common case, cheaply
+            continue
         if not any(same_json(value, seen) for seen in out):
             out.append(value)
     return out[:limit]

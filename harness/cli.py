@@ -277,6 +277,19 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     return code | cmd_recheck(argparse.Namespace(runs=[]))
 
 
+def cmd_mutate(args: argparse.Namespace) -> int:
+    from harness.bench.mutation import mutation_report, run_mutmut, write_mutation_report
+
+    if not args.report_only:
+        run_mutmut(args.max_children)
+    report = mutation_report()
+    print(f"{report.share:.1%} of {report.judged} mutants killed, {len(report.survivors)} "
+          f"survived ({len(report.unexplained)} unexplained): {write_mutation_report(report)}")
+    for survivor in report.unexplained:
+        print(f"  unexplained: {survivor.name}")
+    return 0 if report.passed else 1
+
+
 def cmd_recheck(args: argparse.Namespace) -> int:
     from harness.recheck import recheck_evidence
 
@@ -496,6 +509,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "stored summary. Needs no Dapr. Exit status 1 on any difference.")
     recheck.add_argument("runs", nargs="*", metavar="RUN_ID", help="run ids (default: all evidence)")
     recheck.set_defaults(func=cmd_recheck)
+    mutate = sub.add_parser("mutate", help="mutation testing of the checker: results/mutation.md",
+                            description="Mutates harness/check/ (mutmut, the `mutation` extra), "
+                            "runs the pure checker tests against each mutant, and writes the "
+                            "share killed and every survivor to results/mutation.md. No Dapr. "
+                            "Exit status 1 under 90 % killed or with an unexplained survivor.")
+    mutate.add_argument("--max-children", type=int, default=2, metavar="N",
+                        help="mutants judged at once (default 2)")
+    mutate.add_argument("--report-only", action="store_true",
+                        help="write the report from the last run without mutating again")
+    mutate.set_defaults(func=cmd_mutate)
     clean = sub.add_parser("clean", help="end processes a crashed run left behind (by run tag)")
     clean.add_argument("run_ids", nargs="*", metavar="RUN_ID",
                        help="end every process of these runs (default: all whose harness is gone)")
@@ -539,5 +562,6 @@ def _reap_leftovers() -> None:
 
 def _is_user_error(exc: Exception) -> bool:
     names = {"UsageError", "ScenarioError", "DaprMissingError", "BuildError", "UnknownRun",
+             "MutmutMissing",
              "EnvironmentProblem", "PortTaken"}
     return type(exc).__name__ in names or isinstance(exc, ValueError) and "no runs" in str(exc)

@@ -12,7 +12,8 @@ events):
   (two or three) fires before it, by more than the arrival jitter allowed (10% of ``D``, at
   least 50 ms), is *early*; a fire less than a quarter of ``D`` after the previous is a duplicate of
   that tick;
-- a gap of ``g`` holds ``round(g / D) - 1`` lost ticks, at ``previous + jD``;
+- a gap of ``g`` holds ``floor(g / D + 1/4) - 1`` lost ticks, at ``previous + jD`` (a fire up
+  to three quarters of ``D`` late is late);
 - after the incarnation's last fire, the ticks it still owed before it ended are lost; so are
   ticks of an incarnation that never fired.
 
@@ -55,7 +56,9 @@ class Drift:
 
 
 def _lost_between(prev: float, nxt: float, period: float) -> list[float]:
-    missing = max(0, round((nxt - prev) / period) - 1)
+    """Ticks a gap skipped: a fire up to three quarters of D late is late, not a loss (the
+    chain fires an overdue entry once, at wake, and counts on from there)."""
+    missing = max(0, math.floor((nxt - prev) / period + LATE_FRACTION) - 1)
     return [prev + j * period for j in range(1, missing + 1)]
 
 

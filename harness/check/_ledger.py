@@ -243,8 +243,7 @@ class _Reader:
         nxt = latest + 1
         if (self.reading == "strict" and self.s.catch_up and self.ticks[latest].done
                 and nxt < len(self.ticks) and self.ticks[nxt].judged
-                and (self.s.times[latest] + self.s.times[nxt]) / 2 < wall < self.s.times[nxt]
-                and not self._in_stall(wall)):
+                and (self.s.times[latest] + self.s.times[nxt]) / 2 < wall < self.s.times[nxt]):
             self.maybe_early += 1
 
     def _record(self, k: int, attempt: Attempt, retry: bool = False) -> None:

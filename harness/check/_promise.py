@@ -31,12 +31,9 @@ def _period(result: MechanismResult) -> float:
 
 
 def _allowed(promise: Promise, replica: int | None, at: float, faults: Sequence[FaultWindow],
-             slack: float, given_up: bool = False) -> bool:
+             slack: float) -> bool:
     for f in faults:
-        if given_up:
-            scope: str | None = "any" if f.kind in promise.gives_up else None
-        else:
-            scope = promise.loses[f.kind] if f.kind in promise.loses else None
+        scope = promise.loses[f.kind] if f.kind in promise.loses else None
         if scope is None or (scope == "replica" and f.replica != replica):
             continue
         if f.start - slack <= at <= f.recovery_end + promise.loss_tail_s + slack:
@@ -44,13 +41,12 @@ def _allowed(promise: Promise, replica: int | None, at: float, faults: Sequence[
     return False
 
 
-def _outside(promise: Promise, lost: Lost, win: Window, slack: float,
-             given_up: bool = False) -> list[tuple[int | None, float]]:
+def _outside(promise: Promise, lost: Lost, win: Window, slack: float) -> list[tuple[int | None, float]]:
     out = []
     for replica, at_s in lost:
         r = None if replica is None else int(replica)
         at = float(at_s or 0.0)
-        if not _allowed(promise, r, win.start + at, win.faults, slack, given_up):
+        if not _allowed(promise, r, win.start + at, win.faults, slack):
             out.append((r, at))
     return out
 
@@ -68,15 +64,11 @@ def _losses(result: MechanismResult, promise: Promise, win: Window) -> tuple[Ver
     strict = _outside(promise, result.lost_at_s, win, slack)
     kind = strict if result.lost_at_s_kind is None else _outside(promise, result.lost_at_s_kind,
                                                                  win, slack)
-    given_up = _outside(promise, [[None, s] for s in result.undelivered_at_s], win, slack,
-                        given_up=True)
     reasons = [f"{result.name}: lost" + ("" if r is None else f" on replica {r}")
                + f" at {s:.1f} s, outside a fault that may cost it work" for r, s in strict[:8]]
     if len(strict) > 8:
         reasons.append(f"{result.name}: {len(strict) - 8} more tick(s) lost outside a fault")
-    reasons += [f"{result.name}: given up at {s:.1f} s (every attempt failed) outside a fault "
-                "that may cost it work" for _, s in given_up[:8]]
-    if given_up or (strict and kind):
+    if strict and kind:
         return "fail", reasons
     if strict or kind:
         return "ambiguous", [f"{result.name}: {max(len(strict), len(kind))} tick(s) lost outside "

@@ -25,10 +25,9 @@ from harness.check import (
     JOB_FAILURE_METRIC,
     JOB_SUCCESS_METRIC,
     SCHEDULER_TRIGGERED_METRIC,
-    CheckerResult,
     CheckReport,
+    LiveRun,
     check_run,
-    cross_check,
 )
 from harness.cluster.build import find_cli
 from harness.scenario.timing import grace_period
@@ -178,24 +177,6 @@ def _collect_metrics(cluster: Cluster) -> dict[str, float | None]:
     }
 
 
-def _metrics_check(run: RunDir, metrics: dict[str, float | None]) -> dict[str, Any]:
-    """The app's own count of delivered jobs against daprd's and the scheduler's counters."""
-    history = load_history(run.history)
-    ok: dict[str, int] = {}
-    for trigger in history.triggers:
-        if trigger.mechanism == "job" and trigger.outcome == "ok":
-            ok[trigger.name] = ok.get(trigger.name, 0) + 1
-    present = {k: v for k, v in metrics.items() if v is not None}
-    return {"history_triggers": sum(ok.values()), **metrics,
-            "mismatches": cross_check(ok, present)}
-
-
-def _metrics_checker(metrics: dict[str, Any]) -> CheckerResult:
-    """Informational: a failing app legitimately makes Dapr's counters differ from the record,
-    so mismatches are reported, not judged."""
-    return CheckerResult("metrics", "n/a", list(metrics.get("mismatches") or []), metrics)
-
-
 class _Progress:
     """Says what the run is doing: phase, triggers seen per mechanism, time left."""
 
@@ -304,9 +285,8 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
             t1 = time.monotonic()
         timings = {"startup_s": round(startup, 3), "window_s": round(window, 3),
                    "teardown_s": round(time.monotonic() - t1, 3)}
-    report = check_run(scenario, load_history(run.history))
-    summary = build_summary(run, scenario, runtime, report, timings, started,
-                            _metrics_check(run, metrics), errors)
+    report = check_run(scenario, load_history(run.history), LiveRun(metrics, errors))
+    summary = build_summary(run, scenario, runtime, report, timings, started, errors)
     summary.dapr = summary.dapr.model_copy(
         update=launch_record(launch, flag_notes, runtime.version))
     summary.write(run.summary)
@@ -341,15 +321,13 @@ def launch_record(launch: LaunchChoice, flag_notes: list[str], version: str) -> 
 
 
 def build_summary(run: RunDir, scenario: Scenario, runtime: DaprRuntime, report: CheckReport,
-                  timings: dict[str, float], started: float, metrics: dict[str, Any],
-                  errors: list[str]) -> RunSummary:
-    extra = [_metrics_checker(metrics)]
-    if errors:
-        extra.append(CheckerResult("driver", "fail", list(errors)))
+                  timings: dict[str, float], started: float, errors: list[str]) -> RunSummary:
+    metrics = report.checker("metrics")
     return assemble_summary(
-        report, scenario, run_id=run.run_id, extra_checkers=extra,
+        report, scenario, run_id=run.run_id,
         scenario_file=_scenario_file(scenario), started_at=_iso(started),
         finished_at=_iso(time.time()), duration_s=round(time.time() - started, 3),
         dapr=dapr_versions(runtime, run), provenance=provenance(), machine=machine(),
-        driver_errors=errors, timings=timings, metrics_check=metrics,
+        driver_errors=errors, timings=timings,
+        metrics_check=metrics.details if metrics is not None else {},
     )

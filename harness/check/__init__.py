@@ -1,26 +1,32 @@
 """Check: verdicts from a run's history, by composed checkers behind one protocol.
 
-``check_run(scenario, history)`` runs every checker that applies and returns a ``CheckReport``:
+Every checker is one callable ``(CheckInput) -> CheckerResult``: the input holds the scenario,
+the history, its window and what the tick models made of it (one ``MechanismResult`` per
+task, the Jobs API probes' results), and, for a live run, Dapr's counters and the driver's
+errors. ``CHECKS`` composes them, each with when it applies; ``check_run`` runs every one that
+applies through a wrapper that turns a checker's exception into a result with verdict
+``unknown`` naming it (never a crash, never a pass):
 
-- ``delivery``: one result per job and binding (tick model, both readings, verdict against the
-  scenario's ``expect``), from ``harness.check._mechanisms``;
-- ``accounting``: every recorded trigger stands for a judged tick or is reported (before or
-  after the window, early, unexplained); a trigger of a task no model knows fails the run;
+- ``delivery``: each job's and binding's tick model, both readings, verdict against ``expect``;
+- ``accounting``: every trigger stands for a judged tick or is reported; one no model explains
+  fails the run;
 - ``calls`` and ``expect_jobs``: the scenario's Jobs API probes and per-job expectations;
-- ``promises`` (fault scenarios): Dapr's promise per mechanism under faults (claims
-  scenarios inject faults to show a claim and judge it with their own expectations).
+- ``promises`` (fault scenarios): Dapr's promise per mechanism under each fault;
+- ``clock``: wall-clock steps seen during the run (reported, the checkers read ``mono``);
+- ``metrics`` (live runs): the app's record against Dapr's counters, reported, not judged;
+- ``driver`` (live runs with errors): what the harness could not do.
 
-A run passes when every checker's result is valid (``pass`` or ``n/a``); ``ambiguous`` is not.
+A run passes when every checker's result is valid (``pass`` or ``n/a``); ``ambiguous`` and
+``unknown`` are not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.check._delivery import Attempt, RetryPolicy, is_delivery
-from harness.check._ledger import Ledger, Stream, TickRecord, read
-from harness.check._mechanisms import ON_TIME_FRACTION, PHASES, mechanism_results
+from harness.check._mechanisms import PHASES, mechanism_results
 from harness.check._metrics import (
     JOB_FAILURE_METRIC,
     JOB_SUCCESS_METRIC,
@@ -39,50 +45,71 @@ from harness.check._promise import promise_result
 from harness.check._result import (
     Accounting,
     Bound,
-    Checker,
     CheckerResult,
     MechanismResult,
     TickView,
     Verdict,
     worst,
 )
-from harness.check._window import STALL_AFTER_FAULT_S, FaultWindow, Window, window_of
+from harness.check._window import Window, retimed, window_of
 from harness.record.history import History, Trigger
 from harness.scenario.model import Scenario
 
 __all__ = [
+    "CHECKS",
     "JOB_FAILURE_METRIC",
     "JOB_SUCCESS_METRIC",
-    "ON_TIME_FRACTION",
     "PHASES",
     "SCHEDULER_TRIGGERED_METRIC",
-    "STALL_AFTER_FAULT_S",
     "Accounting",
-    "Attempt",
     "Bound",
     "CallResult",
+    "Check",
+    "CheckInput",
     "CheckReport",
-    "Checker",
     "CheckerResult",
-    "FaultWindow",
     "JobExpectResult",
-    "Ledger",
+    "LiveRun",
     "MechanismResult",
-    "RetryPolicy",
-    "Stream",
-    "TickRecord",
     "TickView",
-    "Verdict",
-    "Window",
     "check_run",
     "cross_check",
-    "is_delivery",
-    "read",
     "same_json",
-    "unexplained_triggers",
     "window_of",
     "worst",
 ]
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    """What only a live run has: Dapr's counters at the window's end (None: not scraped) and
+    the errors of the harness's own steps."""
+
+    metrics: Mapping[str, float | None] = field(default_factory=dict)
+    driver_errors: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class CheckInput:
+    """Everything a checker reads."""
+
+    scenario: Scenario
+    history: History
+    window: Window
+    mechanisms: Sequence[MechanismResult]
+    calls: Sequence[CallResult]
+    expectations: Sequence[JobExpectResult]
+    live: LiveRun | None = None
+
+
+Checker = Callable[[CheckInput], CheckerResult]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    run: Checker
+    applies: Callable[[CheckInput], bool] = lambda _: True
 
 
 @dataclass
@@ -115,38 +142,103 @@ def unexplained_triggers(history: History, scenario: Scenario) -> list[Trigger]:
             if t.outcome != "refused" and (t.mechanism, t.name) not in known]
 
 
-def _delivery(mechanisms: list[MechanismResult]) -> CheckerResult:
-    reasons = [f"{m.mechanism} {m.name}: {r}" for m in mechanisms for r in m.reasons]
-    return CheckerResult("delivery", worst([m.verdict for m in mechanisms]), reasons)
+def delivery(inp: CheckInput) -> CheckerResult:
+    reasons = [f"{m.mechanism} {m.name}: {r}" for m in inp.mechanisms for r in m.reasons]
+    return CheckerResult("delivery", worst([m.verdict for m in inp.mechanisms]), reasons)
 
 
-def _accounting(history: History, scenario: Scenario, mechanisms: list[MechanismResult]) -> CheckerResult:
-    stray = unexplained_triggers(history, scenario)
+def accounting(inp: CheckInput) -> CheckerResult:
+    """Every trigger stands for a tick or is reported; one that no model explains (an unknown
+    task, a replica never started or already stopped, a fire after deletion or past its
+    repeats) fails the run, whatever the scenario expects of its mechanism."""
+    stray = unexplained_triggers(inp.history, inp.scenario)
     totals = {m.name: {"judged": m.accounting.judged, "before_window": m.accounting.before_window,
                        "after_window": m.accounting.after_window, "early": m.accounting.early,
-                       "unexplained": m.accounting.unexplained} for m in mechanisms}
+                       "unexplained": m.accounting.unexplained} for m in inp.mechanisms}
     reasons = [f"{len(stray)} trigger(s) of tasks the scenario never set up: "
                + ", ".join(sorted({f"{t.mechanism} {t.name!r}" for t in stray})[:5])] if stray else []
-    return CheckerResult("accounting", "fail" if stray else "pass", reasons,
+    reasons += [f"{m.mechanism} {m.name}: {m.accounting.unexplained} trigger(s) no tick explains"
+                for m in inp.mechanisms if m.accounting.unexplained]
+    return CheckerResult("accounting", "fail" if reasons else "pass", reasons,
                          {"per_task": totals, "unexplained_tasks": len(stray)})
 
 
-def _probes(name: str, results: list[CallResult] | list[JobExpectResult]) -> CheckerResult:
-    reasons = [f"{getattr(r, 'id', None) or getattr(r, 'job', '')}: {why}"
-               for r in results for why in r.reasons]
-    verdicts: list[Verdict] = ["fail" if r.verdict == "fail" else "pass" for r in results]
+def _probe_result(name: str, labelled: list[tuple[str, list[str], str]]) -> CheckerResult:
+    reasons = [f"{label}: {why}" for label, whys, _ in labelled for why in whys]
+    verdicts: list[Verdict] = ["fail" if v == "fail" else "pass" for _, _, v in labelled]
     return CheckerResult(name, worst(verdicts), reasons)
 
 
-def check_run(scenario: Scenario, history: History) -> CheckReport:
-    """Every checker that applies to ``scenario``, on ``history``."""
-    win = window_of(history)
+def calls(inp: CheckInput) -> CheckerResult:
+    return _probe_result("calls", [(c.id or c.job, c.reasons, c.verdict) for c in inp.calls])
+
+
+def expect_jobs(inp: CheckInput) -> CheckerResult:
+    return _probe_result("expect_jobs", [(e.job, e.reasons, e.verdict) for e in inp.expectations])
+
+
+def promises(inp: CheckInput) -> CheckerResult:
+    return promise_result(list(inp.mechanisms), inp.window)
+
+
+def clock(inp: CheckInput) -> CheckerResult:
+    """The wall clock stepped during the run: reported (order and spacing were read on the
+    monotonic clock, so the verdicts stand)."""
+    steps = [{"at_s": round(s.at - inp.window.start, 3), "step_s": s.step_s}
+             for s in inp.window.clock_steps]
+    return CheckerResult("clock", "pass", [], {"steps": steps})
+
+
+def metrics(inp: CheckInput) -> CheckerResult:
+    """The app's count of delivered jobs against daprd's and the scheduler's counters.
+    Informational: a failing app legitimately makes them differ, so mismatches are reported,
+    not judged."""
+    live = inp.live or LiveRun()
+    ok: dict[str, int] = {}
+    for trigger in inp.history.triggers:
+        if trigger.mechanism == "job" and trigger.outcome == "ok":
+            ok[trigger.name] = ok.get(trigger.name, 0) + 1
+    present = {k: v for k, v in live.metrics.items() if v is not None}
+    mismatches = cross_check(ok, present)
+    return CheckerResult("metrics", "n/a", mismatches,
+                         {"history_triggers": sum(ok.values()), **live.metrics,
+                          "mismatches": mismatches})
+
+
+def driver(inp: CheckInput) -> CheckerResult:
+    return CheckerResult("driver", "fail", list(inp.live.driver_errors if inp.live else ()))
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("delivery", delivery),
+    Check("accounting", accounting),
+    Check("calls", calls),
+    Check("expect_jobs", expect_jobs),
+    Check("promises", promises, lambda inp: inp.scenario.kind == "fault"),
+    Check("clock", clock, lambda inp: bool(inp.window.clock_steps)),
+    Check("metrics", metrics, lambda inp: inp.live is not None),
+    Check("driver", driver, lambda inp: inp.live is not None and bool(inp.live.driver_errors)),
+)
+
+
+def safely(check: Check, inp: CheckInput) -> CheckerResult:
+    """``check`` on ``inp``; an exception is a result with verdict ``unknown`` naming it."""
+    try:
+        return check.run(inp)
+    except Exception as exc:  # a checker's bug must show in the verdict, not end the run
+        return CheckerResult(check.name, "unknown",
+                             [f"checker {check.name} raised {type(exc).__name__}: {exc}"])
+
+
+def check_run(scenario: Scenario, history: History, live: LiveRun | None = None,
+              checks: Sequence[Check] = CHECKS) -> CheckReport:
+    """Every checker of ``checks`` that applies to ``scenario``, on ``history``."""
+    history, steps = retimed(history)
+    win = window_of(history, steps)
     mechanisms = mechanism_results(history, scenario, win)
-    calls = call_results(history, scenario)
+    probes = call_results(history, scenario)
     expectations = job_expectations(history, scenario, win, mechanisms)
-    report = CheckReport(win, mechanisms, calls, expectations, job_triggers(history, scenario, win))
-    report.checkers = [_delivery(mechanisms), _accounting(history, scenario, mechanisms),
-                       _probes("calls", calls), _probes("expect_jobs", expectations)]
-    if scenario.kind == "fault":
-        report.checkers.append(promise_result(mechanisms, win))
+    inp = CheckInput(scenario, history, win, mechanisms, probes, expectations, live)
+    report = CheckReport(win, mechanisms, probes, expectations, job_triggers(history, scenario, win))
+    report.checkers = [safely(c, inp) for c in checks if c.applies(inp)]
     return report

@@ -12,12 +12,15 @@ events):
   (two or three) fires before it, by more than the arrival jitter allowed (10% of ``D``, at
   least 50 ms), is *early*; a fire less than a quarter of ``D`` after the previous is a duplicate of
   that tick;
-- a gap of ``g`` holds ``round(g / D) - 1`` lost ticks, at ``previous + jD``;
+- a gap of ``g`` holds ``floor(g / D + 1/4) - 1`` lost ticks, at ``previous + jD`` (a fire up
+  to three quarters of ``D`` late is late);
 - after the incarnation's last fire, the ticks it still owed before it ended are lost; so are
   ticks of an incarnation that never fired.
 
-Lateness cannot be measured (the chain's origin is not recorded); drift is, as the mean of
-``gap - D`` over regular gaps, in milliseconds per tick and per day.
+A fire is due ``D`` after the previous one: its *lateness* is ``gap - D`` (the chain's first fire
+has no known origin), and it is *late* beyond a quarter of ``D``, so a timer running slow shows
+(a fire every 2.98 s for ``@every 2s`` is late on every tick). Drift is the mean of ``gap - D``
+over every gap that holds no lost tick, in milliseconds per tick and per day.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from dataclasses import dataclass
 from harness.check._delivery import Attempt
 from harness.check._ledger import Ledger, TickRecord
 
-__all__ = ["Drift", "chain_ledger", "drift_of", "keyed_chain_ledger"]
+__all__ = ["Drift", "chain_lateness", "chain_ledger", "drift_of", "keyed_chain_ledger",
+           "late_fires"]
 
 DUPLICATE_FRACTION = 0.25  # a fire within this fraction of D of the previous is a duplicate
 # Arrival jitter allowed before a fire counts as early: the app sees a fire after daprd's HTTP
@@ -38,7 +42,7 @@ DUPLICATE_FRACTION = 0.25  # a fire within this fraction of D of the previous is
 EARLY_TOLERANCE_FRACTION = 0.1
 EARLY_TOLERANCE_MIN_S = 0.05
 RECENT_FIRES = 3  # fires whose phases an arrival is compared with
-REGULAR_FRACTION = 0.25  # gaps within D +- this fraction of D measure drift
+LATE_FRACTION = 0.25  # of D: a fire later than this after its due time is late
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,9 @@ class Drift:
 
 
 def _lost_between(prev: float, nxt: float, period: float) -> list[float]:
-    missing = max(0, round((nxt - prev) / period) - 1)
+    """Ticks a gap skipped: a fire up to three quarters of D late is late, not a loss (the
+    chain fires an overdue entry once, at wake, and counts on from there)."""
+    missing = max(0, math.floor((nxt - prev) / period + LATE_FRACTION) - 1)
     return [prev + j * period for j in range(1, missing + 1)]
 
 
@@ -75,15 +81,16 @@ def _is_early(phase: float, recent: Sequence[float], period: float) -> bool:
 
 
 def _incarnation(fires: Sequence[Attempt], start: float, end: float, period: float,
-                 lo: float, hi: float) -> list[TickRecord]:
-    """Tick records of one sidecar incarnation alive in ``[start, end)``."""
+                 lo: float, hi: float, distinct: bool = False) -> list[TickRecord]:
+    """Tick records of one sidecar incarnation alive in ``[start, end)``. ``distinct``: every
+    fire is its own tick (a workflow's iterations carry their key), never a duplicate."""
     records: list[TickRecord] = []
 
-    def tick(t: float, attempt: Attempt | None = None, early: bool = False) -> TickRecord:
-        rec = TickRecord(t, lo <= t < hi)
+    def tick(t: float, attempt: Attempt | None = None, early: bool = False,
+             due: float | None = None) -> TickRecord:
+        rec = TickRecord(t, lo <= t < hi, due=due)
         if attempt is not None:
-            rec.attempts.append(attempt)
-            rec.deliveries = 1
+            rec.add(attempt, retry=False)
             rec.early = int(early)
         records.append(rec)
         return rec
@@ -102,9 +109,8 @@ def _incarnation(fires: Sequence[Attempt], start: float, end: float, period: flo
             phases.append(fire.wall)
             continue
         gap = fire.wall - previous.time
-        if gap < DUPLICATE_FRACTION * period:
-            previous.attempts.append(fire)
-            previous.deliveries += 1
+        if gap < DUPLICATE_FRACTION * period and not distinct:
+            previous.add(fire, retry=False)
             continue
         lost = _lost_between(previous.time, fire.wall, period)
         for t in lost:
@@ -114,7 +120,8 @@ def _incarnation(fires: Sequence[Attempt], start: float, end: float, period: flo
         if lost:  # an overdue fire restarts the chain from itself (next = wake + D): new phase
             previous, phases = tick(fire.wall, fire), [phase]
             continue
-        previous = tick(fire.wall, fire, early=_is_early(phase, phases, period))
+        previous = tick(fire.wall, fire, early=_is_early(phase, phases, period),
+                        due=previous.time + period)
         phases = [*phases[-(RECENT_FIRES - 1):], phase]
     for t in _owed_until(previous.time, end, period):
         tick(t)
@@ -122,11 +129,14 @@ def _incarnation(fires: Sequence[Attempt], start: float, end: float, period: flo
 
 
 def chain_ledger(fires: Sequence[Attempt], readies: Sequence[float], period: float,
-                 lo: float, hi: float, stop: float) -> Ledger:
+                 lo: float, hi: float, stop: float, distinct: bool = False,
+                 since: float = -math.inf) -> Ledger:
     """The ledger of one replica's ``@every`` binding: ``readies`` are its sidecar starts,
-    ``[lo, hi)`` the judged range, ``stop`` when its last incarnation ended."""
-    starts = list(readies) or [lo]
-    fires = sorted(fires, key=lambda a: a.wall)
+    ``[lo, hi)`` the judged range, ``stop`` when its last incarnation ended; fires before
+    ``since`` stand for no tick (early)."""
+    starts = [max(s, since) for s in readies] or [lo]
+    early = sorted((a for a in fires if a.wall < since), key=lambda a: a.wall)
+    fires = sorted((a for a in fires if a.wall >= since), key=lambda a: a.wall)
     ticks: list[TickRecord] = []
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else stop
@@ -134,16 +144,18 @@ def chain_ledger(fires: Sequence[Attempt], readies: Sequence[float], period: flo
         # fires recorded before that.
         last = i + 1 == len(starts)
         mine = [f for f in fires if (i == 0 or start <= f.wall) and (last or f.wall < end)]
-        ticks += _incarnation(mine, start, end, period, lo, hi)
-    return Ledger(sorted(ticks, key=lambda t: t.time), [], lo)
+        ticks += _incarnation(mine, start, end, period, lo, hi, distinct)
+    return Ledger(sorted(ticks, key=lambda t: t.time), early, lo)
 
 
 def keyed_chain_ledger(attempts: Sequence[tuple[str | None, Attempt]], start: float,
-                       period: float, lo: float, hi: float, stop: float) -> Ledger:
+                       period: float, lo: float, hi: float, stop: float,
+                       since: float = -math.inf) -> Ledger:
     """A chain whose fires carry their own tick key (a workflow's iteration): the first attempt
     of each key is a fire of the chain, started at ``start`` (the loop works first, then
-    waits); every further attempt of a key stands for that key's tick (a re-executed activity:
-    a duplicate). Attempts without a key are chained by time alone."""
+    waits), and its own tick however soon it came (too soon: early); every further attempt of
+    a key stands for that key's tick (a re-executed activity: a duplicate). Attempts without a
+    key are chained by time alone."""
     firsts: dict[str, Attempt] = {}
     again: list[tuple[str, Attempt]] = []
     loose: list[Attempt] = []
@@ -154,23 +166,33 @@ def keyed_chain_ledger(attempts: Sequence[tuple[str | None, Attempt]], start: fl
             again.append((key, attempt))
         else:
             firsts[key] = attempt
-    ledger = chain_ledger([*firsts.values(), *loose], [start - period], period, lo, hi, stop)
-    by_fire = {id(t.attempts[0]): t for t in ledger.ticks if t.attempts}
+    ledger = chain_ledger([*firsts.values(), *loose], [start - period], period, lo, hi, stop,
+                          distinct=not loose, since=since)
+    by_fire = {id(a): t for t in ledger.ticks for a in t.attempts}
     for key, attempt in again:
-        tick = by_fire[id(firsts[key])]
-        tick.attempts.append(attempt)
-        tick.deliveries += int(attempt.delivered)
+        tick = by_fire.get(id(firsts[key]))
+        if tick is None:  # its first run stood for no tick (before ``since``)
+            ledger.early.append(attempt)
+        else:
+            tick.add(attempt, retry=False)
     return ledger
 
 
 def drift_of(ledgers: Sequence[Ledger], period: float) -> Drift:
-    """Mean ``gap - D`` over consecutive regular fires of every replica's chain."""
-    excess: list[float] = []
-    for ledger in ledgers:
-        fired = [t.time for t in ledger.ticks if t.attempts]
-        excess += [b - a - period for a, b in zip(fired, fired[1:])
-                   if abs(b - a - period) <= REGULAR_FRACTION * period]
+    """Mean ``gap - D`` over the fires due one period after the previous (no tick lost between)."""
+    excess = [late for ledger in ledgers for late in chain_lateness(ledger)]
     if not excess:
         return Drift(None, None, 0)
     per_tick = sum(excess) / len(excess)
     return Drift(round(per_tick * 1000, 3), round(per_tick * 86400 / period, 3), len(excess))
+
+
+def chain_lateness(ledger: Ledger) -> list[float]:
+    """``gap - D`` of every fire due one period after the previous fire."""
+    return [t.attempts[0].wall - t.due for t in ledger.ticks if t.attempts and t.due is not None]
+
+
+def late_fires(ledger: Ledger, period: float) -> list[TickRecord]:
+    """Judged fires later than ``LATE_FRACTION`` of D after their due time."""
+    return [t for t in ledger.judged if t.attempts and t.due is not None
+            and t.attempts[0].wall - t.due > LATE_FRACTION * period]

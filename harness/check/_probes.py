@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.check._result import MechanismResult
 from harness.check._window import Window
-from harness.record.history import History
+from harness.record.history import ApiCallEvent, History, JobCreated
 from harness.scenario.model import ApiCall, JobExpectation, Scenario
 
 __all__ = ["CallResult", "JobExpectResult", "call_results", "job_expectations", "job_triggers",
@@ -67,14 +67,6 @@ class JobExpectResult:
     verdict: str
     reasons: list[str]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "job": self.job, "from_s": self.from_s, "until_s": self.until_s,
-            "triggers": self.triggers, "spacing_s": self.spacing_s, "first_s": self.first_s,
-            "payloads": list(self.payloads), "verdict": self.verdict,
-            "reasons": list(self.reasons),
-        }
-
 
 _ABSENT = object()  # a path that does not exist in a response body
 
@@ -122,10 +114,9 @@ def same_json(a: Any, b: Any) -> bool:
 
 
 def _call_result(history: History, index: int, call: ApiCall) -> CallResult:
-    event = next((e for e in history.events_named("api_call") if e.attrs.get("index") == index),
-                 None)
-    attrs = event.attrs if event is not None else {}
-    status, text, error = attrs.get("status"), attrs.get("response"), attrs.get("error")
+    event = next((e for e in history.events_of(ApiCallEvent) if e.index == index), None)
+    status, text, error = (None, None, None) if event is None else (
+        event.status, event.response, event.error)
     reasons: list[str] = []
     checks: list[str] = []
     if event is None:
@@ -157,11 +148,9 @@ def _call_result(history: History, index: int, call: ApiCall) -> CallResult:
 
 def _creations(history: History, name: str) -> list[float]:
     """Send times of the successful creates of job ``name`` (``jobs`` entries and POST calls)."""
-    sent = [float(e.attrs.get("sent_wall", e.wall)) for e in history.events_named("job_created")
-            if e.attrs.get("name") == name and _ok(e.attrs.get("status"))]
-    sent += [float(e.attrs.get("sent_wall", e.wall)) for e in history.events_named("api_call")
-             if e.attrs.get("method") == "POST" and e.attrs.get("job") == name
-             and _ok(e.attrs.get("status"))]
+    sent = [e.sent_wall for e in history.events_of(JobCreated) if e.name == name and _ok(e.status)]
+    sent += [e.sent_wall for e in history.events_of(ApiCallEvent)
+             if e.method == "POST" and e.job == name and _ok(e.status)]
     return sorted(sent)
 
 
@@ -186,6 +175,8 @@ def _bounds(reasons: list[str], what: str, value: float, low: float | None,
 def _distinct(values: list[Any], limit: int = 5) -> list[Any]:
     out: list[Any] = []
     for value in values:
+        if any(value is seen for seen in out):  # the common case, cheaply
+            continue
         if not any(same_json(value, seen) for seen in out):
             out.append(value)
     return out[:limit]

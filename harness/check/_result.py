@@ -1,22 +1,19 @@
-"""Typed results of the checkers, one vocabulary: ``pass``, ``fail``, ``ambiguous``, ``n/a``.
+"""Typed results of the checkers, one vocabulary: ``pass``, ``fail``, ``ambiguous``, ``unknown``,
+``n/a``.
 
-Every checker follows one protocol (Jepsen's): ``check(scenario, history) -> CheckerResult``
-whose ``valid`` says whether the run satisfied it. ``ambiguous`` (the history admits a reading
-that fails) is not valid: a verdict never takes the kinder reading.
+Every checker returns a ``CheckerResult`` whose ``valid`` says whether the run satisfied it
+(the protocol is in ``harness.check``). ``ambiguous`` (the history admits a reading that fails)
+is not valid: a verdict never takes the kinder reading; nor is ``unknown`` (the checker failed).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
-
-from harness.record.history import History
-from harness.scenario.model import Scenario
+from typing import Any, Literal
 
 __all__ = [
     "Accounting",
     "Bound",
-    "Checker",
     "CheckerResult",
     "MechanismResult",
     "TickView",
@@ -24,8 +21,10 @@ __all__ = [
     "worst",
 ]
 
-Verdict = Literal["pass", "fail", "ambiguous", "n/a"]
-_ORDER: dict[str, int] = {"n/a": 0, "pass": 1, "ambiguous": 2, "fail": 3}
+Verdict = Literal["pass", "fail", "ambiguous", "unknown", "n/a"]
+# ``unknown``: the checker itself failed (its exception is the reason); not valid, and below a
+# fail the history itself shows.
+_ORDER: dict[str, int] = {"n/a": 0, "pass": 1, "ambiguous": 2, "unknown": 3, "fail": 4}
 
 
 def worst(verdicts: list[Verdict]) -> Verdict:
@@ -34,7 +33,8 @@ def worst(verdicts: list[Verdict]) -> Verdict:
 
 @dataclass(frozen=True)
 class Bound:
-    """A count under the kind and the strict reading (equal when the history is unambiguous)."""
+    """A count over the readings of a history: the fewest and the most any reading finds
+    (equal when the history is unambiguous)."""
 
     low: int = 0
     high: int = 0
@@ -55,6 +55,7 @@ class TickView:
     extra: Bound = Bound()  # deliveries beyond the first, summed over ticks
     lost: Bound = Bound()  # ticks with no attempt (gated: no work done)
     undelivered: int = 0  # ticks attempted, never delivered (the app refused every attempt)
+    abandoned: Bound = Bound()  # ticks failed whose retries the failure policy owed never came
 
     @property
     def ambiguous(self) -> bool:
@@ -103,7 +104,9 @@ class MechanismResult:
     lateness_samples_ms: list[float]
     drift: dict[str, float | int | None] | None = None
     phases: dict[str, dict[str, Any]] = field(default_factory=dict)
-    lost_at_s: list[list[float | int | None]] = field(default_factory=list)
+    lost_at_s: list[list[float | int | None]] = field(default_factory=list)  # [replica, s]: strict
+    lost_at_s_kind: list[list[float | int | None]] | None = None  # the kind reading's (None: same)
+    undelivered_at_s: list[float] = field(default_factory=list)  # ticks given up (all attempts failed)
     lost_by_replica: dict[int, int] | None = None
     delivery_expected: str | None = None
     early_low: int = 0  # ... and under the reading that finds fewest
@@ -142,13 +145,3 @@ class CheckerResult:
     @property
     def valid(self) -> bool:
         return self.verdict in ("pass", "n/a")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"checker": self.checker, "verdict": self.verdict, "valid": self.valid,
-                "reasons": list(self.reasons), "details": self.details}
-
-
-class Checker(Protocol):
-    name: str
-
-    def check(self, scenario: Scenario, history: History) -> CheckerResult: ...

@@ -113,6 +113,12 @@ COMMANDS: tuple[Command, ...] = (
             "For each run under results/evidence/ (or the runs named), loads the stored history "
             "and scenario, runs today's checkers and prints every figure or verdict that differs "
             "from the stored summary. Needs no Dapr. Exit status 1 on any difference."),
+    Command("mutate", "mutation testing of the checker: results/mutation.md",
+            c.MutateArgs, c.mutate,
+            "Mutates harness/check/ (mutmut, the `mutation` extra), runs the pure checker tests "
+            "against each mutant, and writes the share killed and every survivor to "
+            "results/mutation.md. No Dapr. Exit status 1 under 90 % killed or with an "
+            "unexplained survivor."),
     Command("clean", "end processes a crashed run left behind (by run tag)",
             c.CleanArgs, c.clean),
 )

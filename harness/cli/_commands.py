@@ -475,6 +475,27 @@ def recheck(args: RecheckArgs) -> int:
 
 
 @dataclass(frozen=True)
+class MutateArgs:
+    max_children: int = arg("--max-children", default=2, minimum=1, type=int, metavar="N",
+                            help="mutants judged at once (default 2)")
+    report_only: bool = arg("--report-only", default=False, action="store_true",
+                            help="write the report from the last run without mutating again")
+
+
+def mutate(args: MutateArgs) -> int:
+    from harness.bench.mutation import mutation_report, run_mutmut, write_mutation_report
+
+    if not args.report_only:
+        run_mutmut(args.max_children)
+    report = mutation_report()
+    print(f"{report.share:.1%} of {report.judged} mutants killed, {len(report.survivors)} "
+          f"survived ({len(report.unexplained)} unexplained): {write_mutation_report(report)}")
+    for survivor in report.unexplained:
+        print(f"  unexplained: {survivor.name}")
+    return 0 if report.passed else 1
+
+
+@dataclass(frozen=True)
 class CleanArgs:
     run_ids: list[str] = arg(nargs="*", metavar="RUN_ID", default=[],
                              help="end every process of these runs (default: all whose harness "

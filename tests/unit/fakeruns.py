@@ -34,7 +34,7 @@ def comparison_scenario(name: str = "comparison", replicas: int = 3,
 
 def comparison_history(replicas: int, *, fault: bool = False, skip_tick: int | None = None) -> HistoryFn:
     """Job `tick` every 2s round robin (30 ms late), binding `cron-tick` every 1s on every
-    replica (phase 0.2 s), one failed job attempt and one refused request, optionally one fault."""
+    replica (phase 0.2 s), one failed job attempt retried, one refused request, optionally one fault."""
     def write(writer: HistoryWriter) -> None:
         def event(what: str, wall: float, **attrs: Any) -> None:
             writer.append(Event(event=what, wall=wall, mono=wall - T0, attrs=attrs))
@@ -49,12 +49,14 @@ def comparison_history(replicas: int, *, fault: bool = False, skip_tick: int | N
               sent_wall=T0 - 2, status=204)
         event("window_start", T0)
         for k in range(1, 13):
-            if k != skip_tick:
+            if k not in (skip_tick, 3):
                 trigger("job", "tick", k % replicas, T0 - 2 + 2 * k + 0.03)
+        # Tick T0+4 fails once and Dapr's default policy retries it one interval later.
+        trigger("job", "tick", 0, T0 + 4.03, status=500, outcome="failed")
+        trigger("job", "tick", 0, T0 + 5.03)
         for k in range(25):
             for r in range(replicas):
                 trigger("binding", "cron-tick", r, T0 + k + 0.2 + 0.01 * r)
-        trigger("job", "tick", 0, T0 + 4.5, status=500, outcome="failed")
         trigger("job", "tick", 1, T0 + 7.1, status=401, outcome="refused")
         if fault:
             event("fault_start", T0 + 8, fault="kill_daprd", target="replica-1", replica=1)

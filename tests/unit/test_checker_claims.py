@@ -211,7 +211,8 @@ def test_payload_raw_body_headers_and_empty_body() -> None:
 def test_tick_fields_judge_the_jobs_tick_model() -> None:
     # @every 1s from T0: ticks T0+1..T0+18 judged (the window ends at T0+18.5); T0+5 missing
     # and one more 0.1 s before T0+10. Kind reading: every tick from T0+5 on came one tick
-    # late; strict: T0+5 lost and T0+9 delivered twice. The tick fields take the upper bounds.
+    # late; strict: T0+5 lost and T0+9 delivered twice, the second nearer T0+10 than T0+9 (so
+    # maybe T0+10 early). The tick fields take the upper bounds.
     triggers = [t for t in ticks(18) if t.wall < T0 + 5 or t.wall > T0 + 6]
     triggers.append(trig("tick", T0 + 9.9))
     h = history(created("tick"), *triggers, end=T0 + 18.5)
@@ -219,7 +220,7 @@ def test_tick_fields_judge_the_jobs_tick_model() -> None:
                               max_duplicated=0, max_lateness_ms=2))
     assert e.reasons == ["window too short: 18 ticks judged, need at least 20",
                          "1 lost ticks, allowed 0", "1 duplicated ticks, allowed 0",
-                         "lateness up to 3 ms, allowed 2 ms"]
+                         "1 early attempts, allowed 0", "lateness up to 3 ms, allowed 2 ms"]
     ok = one(h, JobExpectation(job="tick", max_lost=1, max_early=1, max_duplicated=1))
     assert ok.verdict == "pass"
 

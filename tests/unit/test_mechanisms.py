@@ -100,7 +100,7 @@ def test_every_shipped_mechanism_scenario_loads() -> None:
 def test_old_trigger_records_load_with_no_gate(tmp_path: Path) -> None:
     path = tmp_path / "history.jsonl"
     old = {"kind": "trigger", "mechanism": "job", "name": "j", "replica": 0, "pid": 1,
-           "wall": 1.0, "mono": 1.0}
+           "wall": 1_764_000_001.0, "mono": 1.0}
     path.write_text(json.dumps(old) + "\n")
     (trigger,) = load_history(path).triggers
     assert (trigger.work, trigger.tick, trigger.gate) == (None, None, None)
@@ -108,7 +108,7 @@ def test_old_trigger_records_load_with_no_gate(tmp_path: Path) -> None:
 
 def test_gated_trigger_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "history.jsonl"
-    record = Trigger(mechanism="binding-claim", name="c", replica=2, pid=9, wall=5.0, mono=5.0,
+    record = Trigger(mechanism="binding-claim", name="c", replica=2, pid=9, wall=1_764_000_005.0, mono=5.0,
                      work=False, tick="2026-11-29T10:00:02.000Z", gate="409 etag mismatch")
     with HistoryWriter(path) as writer:
         writer.append(record)
@@ -378,7 +378,7 @@ def test_follow_hits_the_replica_of_the_latest_reminder(tmp_path: Path) -> None:
     with HistoryWriter(path) as writer:
         for replica, wall in ((0, 1.0), (2, 3.0), (1, 2.0)):
             writer.append(Trigger(mechanism="reminder", name="r", replica=replica, pid=1,
-                                  wall=wall, mono=wall))
+                                  wall=1_764_000_000.0 + wall, mono=wall))
         cluster = SimpleNamespace(history=writer, run=SimpleNamespace(history=path),
                                   schedulers=[object()], replica=lambda i: _replica(i, calls))
         fault = FaultSpec(kind="kill_daprd", at_s=1, duration_s=1, follow="reminder")

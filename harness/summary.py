@@ -151,6 +151,9 @@ class RunSummary(_Model):
     expect_jobs: list[JobExpectResult] = Field(default_factory=list)
     job_triggers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     claims: list[dict[str, Any]] = Field(default_factory=list)
+    # The commit whose checker gave these results when it is not the run's own (a stored run
+    # re-judged by `recheck --rejudge`); None: judged by the commit it ran at.
+    judged_at: str | None = None
 
     def write(self, path: Path) -> None:
         path.write_text(self.model_dump_json(indent=2), encoding="utf-8")

@@ -460,11 +460,25 @@ def evidence(args: EvidenceArgs) -> int:
 class RecheckArgs:
     runs: list[str] = arg(nargs="*", metavar="RUN_ID", default=[],
                           help="run ids (default: all evidence)")
+    rejudge: bool = arg("--rejudge", default=False, action="store_true",
+                        help="from a clean commit: rewrite the stored results of every cited run "
+                        "today's checker judges differently (judged_at = this commit) and list "
+                        "them in results/rejudged.md")
 
 
 def recheck(args: RecheckArgs) -> int:
-    from harness.recheck import recheck_evidence
+    from harness.recheck import recheck_evidence, rejudge_evidence, render_rejudged
 
+    if args.rejudge:
+        from harness.runner import provenance
+
+        source = provenance()
+        if not source.clean:
+            raise UsageError("--rejudge names the commit whose checker judged: commit first")
+        changed = rejudge_evidence(RESULTS_DIR / "evidence", source.commit)
+        (RESULTS_DIR / "rejudged.md").write_text(render_rejudged(changed, source.commit),
+                                                 encoding="utf-8")
+        say(f"{len(changed)} cited run(s) re-judged; results/rejudged.md")
     differences = unchecked = 0
     for outcome in recheck_evidence(RESULTS_DIR / "evidence", args.runs):
         print(outcome.line())

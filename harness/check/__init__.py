@@ -3,7 +3,8 @@
 ``check_run(scenario, history)`` runs every checker that applies and returns a ``CheckReport``:
 
 - ``delivery``: one result per job and binding (tick model, both readings, verdict against the
-  scenario's ``expect``), from ``harness.check._mechanisms``;
+  scenario's ``expect``), from ``harness.check._mechanisms``, and the ticks behind it
+  (``CheckReport.ticks``: each tick's attempts, lost and duplicated under both readings);
 - ``accounting``: every recorded trigger stands for a judged tick or is reported (before or
   after the window, early, unexplained); a trigger of a task no model knows fails the run;
 - ``calls`` and ``expect_jobs``: the scenario's Jobs API probes and per-job expectations;
@@ -20,7 +21,7 @@ from typing import Any
 
 from harness.check._delivery import Attempt, RetryPolicy, is_delivery
 from harness.check._ledger import Ledger, Stream, TickRecord, read
-from harness.check._mechanisms import ON_TIME_FRACTION, PHASES, mechanism_results
+from harness.check._mechanisms import ON_TIME_FRACTION, PHASES, judge
 from harness.check._metrics import (
     JOB_FAILURE_METRIC,
     JOB_SUCCESS_METRIC,
@@ -42,6 +43,8 @@ from harness.check._result import (
     Checker,
     CheckerResult,
     MechanismResult,
+    TaskTicks,
+    TickMark,
     TickView,
     Verdict,
     worst,
@@ -70,6 +73,8 @@ __all__ = [
     "MechanismResult",
     "RetryPolicy",
     "Stream",
+    "TaskTicks",
+    "TickMark",
     "TickRecord",
     "TickView",
     "Verdict",
@@ -93,6 +98,7 @@ class CheckReport:
     job_expectations: list[JobExpectResult]
     job_triggers: dict[str, dict[str, Any]]
     checkers: list[CheckerResult] = field(default_factory=list)
+    ticks: list[TaskTicks] = field(default_factory=list)  # per task, as ``mechanisms``
 
     @property
     def passed(self) -> bool:
@@ -141,10 +147,11 @@ def _probes(name: str, results: list[CallResult] | list[JobExpectResult]) -> Che
 def check_run(scenario: Scenario, history: History) -> CheckReport:
     """Every checker that applies to ``scenario``, on ``history``."""
     win = window_of(history)
-    mechanisms = mechanism_results(history, scenario, win)
+    mechanisms, ticks = judge(history, scenario, win)
     calls = call_results(history, scenario)
     expectations = job_expectations(history, scenario, win, mechanisms)
-    report = CheckReport(win, mechanisms, calls, expectations, job_triggers(history, scenario, win))
+    report = CheckReport(win, mechanisms, calls, expectations, job_triggers(history, scenario, win),
+                         ticks=ticks)
     report.checkers = [_delivery(mechanisms), _accounting(history, scenario, mechanisms),
                        _probes("calls", calls), _probes("expect_jobs", expectations)]
     if scenario.kind == "fault":

@@ -1,16 +1,17 @@
 """The typed summary of one run: written by the runner, read by every report, in one place.
 
 ``summary.json`` in a run directory (and its copy under ``results/evidence/``) is a
-``RunSummary``. This module also owns the two questions every report asks: which run is the
-latest of a scenario, and how a cited run's summary and history are copied as evidence.
+``RunSummary``. This module also owns the questions every report asks: which run is the
+latest of a scenario, how a cited run's summary and history are copied as evidence, and how a
+stored run (summary, scenario, history; in a run directory or as evidence) is read back.
 """
 
 from __future__ import annotations
 
 import gzip
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,10 @@ __all__ = [
     "with_asked",
     "Provenance",
     "RunSummary",
+    "StoredRun",
     "copy_evidence",
+    "evidence_ids",
+    "load_stored_run",
     "latest_per_scenario",
     "latest_runs",
     "load_run_history",
@@ -223,18 +227,53 @@ def load_summaries(runs_dir: Path) -> list[RunSummary]:
     return sorted(found, key=lambda s: s.run_id)
 
 
+def _history_path(runs_dir: Path, run_id: str) -> Path:
+    plain = runs_dir / run_id / "history.jsonl"
+    return plain if plain.exists() else runs_dir / f"{run_id}.history.jsonl.gz"
+
+
 def load_run_history(runs_dir: Path, run_id: str) -> History:
     """A run's history from a runs directory or from an evidence directory (compressed)."""
-    plain = runs_dir / run_id / "history.jsonl"
-    if plain.exists():
-        return load_history(plain)
-    archived = runs_dir / f"{run_id}.history.jsonl.gz"
-    if not archived.exists():
+    path = _history_path(runs_dir, run_id)
+    if not path.exists():
         raise FileNotFoundError(f"no history of run {run_id} under {runs_dir}")
-    with tempfile.TemporaryDirectory() as tmp:
-        target = Path(tmp) / "history.jsonl"
-        target.write_bytes(gzip.decompress(archived.read_bytes()))
-        return load_history(target)
+    return load_history(path)
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A finished run as stored: what a report needs to redraw it or judge it again."""
+
+    summary: RunSummary
+    scenario: Scenario | None
+    history: History | None
+    problem: str | None = None  # why the scenario or the history could not be read
+
+
+def load_stored_run(runs_dir: Path, run_id: str) -> StoredRun:
+    """A run's summary, scenario and history from a runs directory or an evidence directory."""
+    if is_evidence_dir(runs_dir) or not (runs_dir / run_id).is_dir():
+        summary, scenario = runs_dir / f"{run_id}.json", runs_dir / f"{run_id}.scenario.json"
+    else:
+        summary, scenario = runs_dir / run_id / "summary.json", runs_dir / run_id / "scenario.json"
+    problems: list[str] = []
+    try:
+        plan: Scenario | None = Scenario.model_validate_json(scenario.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        plan = None
+        problems.append(f"scenario unreadable: {str(exc).splitlines()[0]}")
+    try:
+        record: History | None = load_run_history(runs_dir, run_id)
+    except (OSError, ValueError) as exc:
+        record = None
+        problems.append(f"history unreadable: {str(exc).splitlines()[0]}")
+    return StoredRun(_loaded(summary, scenario), plan, record, "; ".join(problems) or None)
+
+
+def evidence_ids(evidence_dir: Path) -> list[str]:
+    """The run ids whose summary is under ``evidence_dir``, sorted."""
+    return sorted(p.name[:-len(".json")] for p in evidence_dir.glob("*.json")
+                  if p.name.count(".") == 1)
 
 
 def latest_runs(summaries: Iterable[RunSummary], scenario: str, count: int = 1,

@@ -497,7 +497,7 @@ def _tick_marks(task: _Task) -> TaskTicks:
             dup = sorted((int(tick.deliveries > 1), int(other.deliveries > 1)))
             marks.append(TickMark(
                 time=tick.time, replica=replica, judged=tick.judged,
-                attempts=tuple((a.wall, a.replica) for a in tick.attempts),
+                attempts=tuple((a.wall, a.replica, a.delivered) for a in tick.attempts),
                 deliveries=tick.deliveries, lost=Bound(*lost), duplicated=Bound(*dup),
                 late=id(tick) in late))
     early = tuple((a.wall, a.replica) for ledger in task.ledgers["strict"] for a in ledger.early)

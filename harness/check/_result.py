@@ -70,7 +70,7 @@ class TickMark:
     time: float  # wall time the tick fell due
     replica: int | None  # the stream's replica; None: one stream for the app-id
     judged: bool  # inside the window
-    attempts: tuple[tuple[float, int], ...]  # (wall, replica) of each attempt standing for it
+    attempts: tuple[tuple[float, int, bool], ...]  # (wall, replica, delivered) of each
     deliveries: int
     lost: Bound  # 0 or 1: lowest and highest over the two readings
     duplicated: Bound

@@ -223,9 +223,19 @@ class ReportArgs:
                                 "the latest run of each scenario")
     out: str = out_arg()
     allow_dirty: bool = allow_dirty_arg()
+    html: bool = arg("--html", default=False, action="store_true",
+                     help="only write OUT/index.html: one self-contained page of the reports "
+                     "already written and a timeline of every cited run (needs no runs, only "
+                     "results/)")
 
 
 def report(args: ReportArgs) -> int:
+    if args.html:
+        from harness.reports.page import write_page
+
+        print(write_page(Path(args.out), readme=REPO_ROOT / "README.md",
+                         headline_scenario=HEADLINE_SCENARIO))
+        return 0
     from harness.reports.compare import find_summary
     from harness.reports.comparison import update_readme, write_reports
     from harness.summary import latest_runs, load_summaries

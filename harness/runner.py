@@ -31,6 +31,7 @@ from harness.check import (
     cross_check,
 )
 from harness.cluster.build import find_cli
+from harness.cluster.contention import Contention, ContentionSampler
 from harness.scenario.timing import grace_period
 from harness.cluster.controlplane import Cluster, started_cluster
 from harness.cluster.launch import LaunchChoice, choose_launcher
@@ -300,17 +301,23 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
         with started_cluster(make_cluster) as cluster:  # fresh ports if one was taken
             startup = time.monotonic() - t0
             flag_notes = cluster.flag_notes()
-            errors, metrics, window = _drive(cluster, scenario, run, history, reporter)
+            sampler = ContentionSampler(run.run_id).start()  # what else the machine does
+            try:
+                errors, metrics, window = _drive(cluster, scenario, run, history, reporter)
+            finally:
+                contention = sampler.stop()
             t1 = time.monotonic()
         timings = {"startup_s": round(startup, 3), "window_s": round(window, 3),
                    "teardown_s": round(time.monotonic() - t1, 3)}
     report = check_run(scenario, load_history(run.history))
     summary = build_summary(run, scenario, runtime, report, timings, started,
-                            _metrics_check(run, metrics), errors)
+                            _metrics_check(run, metrics), errors, contention)
     summary.dapr = summary.dapr.model_copy(
         update=launch_record(launch, flag_notes, runtime.version))
     summary.write(run.summary)
     if progress:
+        if contention.flag:
+            progress(f"{scenario.name}: {contention.note}")
         progress(f"{scenario.name}: {'passed' if summary.passed else 'FAILED'} ({run.root})")
     return RunResult(run=run, scenario=scenario, check=report, summary=summary,
                      driver_errors=errors)
@@ -342,7 +349,7 @@ def launch_record(launch: LaunchChoice, flag_notes: list[str], version: str) -> 
 
 def build_summary(run: RunDir, scenario: Scenario, runtime: DaprRuntime, report: CheckReport,
                   timings: dict[str, float], started: float, metrics: dict[str, Any],
-                  errors: list[str]) -> RunSummary:
+                  errors: list[str], contention: Contention | None = None) -> RunSummary:
     extra = [_metrics_checker(metrics)]
     if errors:
         extra.append(CheckerResult("driver", "fail", list(errors)))
@@ -351,5 +358,5 @@ def build_summary(run: RunDir, scenario: Scenario, runtime: DaprRuntime, report:
         scenario_file=_scenario_file(scenario), started_at=_iso(started),
         finished_at=_iso(time.time()), duration_s=round(time.time() - started, 3),
         dapr=dapr_versions(runtime, run), provenance=provenance(), machine=machine(),
-        driver_errors=errors, timings=timings, metrics_check=metrics,
+        driver_errors=errors, timings=timings, metrics_check=metrics, contention=contention,
     )

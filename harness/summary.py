@@ -26,12 +26,15 @@ from harness.check import (
     worst,
 )
 from harness.errors import UserError
+from harness.cluster.contention import Contention
 from harness.record.history import History, load_history
 from harness.scenario.model import FaultSpec, Scenario
 
 __all__ = [
     "SCHEMA_VERSION",
     "assemble_summary",
+    "contention_note",
+    "Contention",
     "DaprInfo",
     "NoRuns",
     "FaultRecord",
@@ -48,6 +51,7 @@ __all__ = [
     "load_run_history",
     "load_summaries",
     "load_summary",
+    "overlapping_runs",
 ]
 
 SCHEMA_VERSION = 2
@@ -155,6 +159,8 @@ class RunSummary(_Model):
     expect_jobs: list[JobExpectResult] = Field(default_factory=list)
     job_triggers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     claims: list[dict[str, Any]] = Field(default_factory=list)
+    # What else the machine did during the window; None for runs from before it was sampled.
+    contention: Contention | None = None
 
     def write(self, path: Path) -> None:
         path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
@@ -319,3 +325,28 @@ def copy_evidence(runs_dir: Path, evidence_dir: Path, summaries: Sequence[RunSum
                 shutil.copyfileobj(src, dst)
             written.append(archived)
     return written
+
+
+def _span(summary: RunSummary) -> tuple[str, str]:
+    return summary.started_at, summary.finished_at or summary.started_at
+
+
+def overlapping_runs(summary: RunSummary, others: Iterable[RunSummary]) -> list[str]:
+    """Runs among ``others`` whose start-to-finish span overlaps ``summary``'s (timestamps in
+    one format, so they compare as text): what a run from before contention was sampled can
+    still be flagged by."""
+    start, end = _span(summary)
+    return sorted(o.run_id for o in others if o.run_id != summary.run_id and o.started_at
+                  and start and _span(o)[0] < end and start < _span(o)[1])
+
+
+def contention_note(summary: RunSummary, others: Iterable[RunSummary] = ()) -> str | None:
+    """Why a report should flag ``summary`` (None: nothing to flag): its sampled contention,
+    or, for a run from before sampling, the runs in ``others`` it overlapped."""
+    if summary.contention is not None:
+        return summary.contention.note if summary.contention.flag else None
+    overlapped = overlapping_runs(summary, others)
+    if not overlapped:
+        return None
+    return (f"overlapped {', '.join(overlapped)} (by start and finish times; load not "
+            "sampled for this run)")

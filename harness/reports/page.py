@@ -33,7 +33,14 @@ from harness.reports.comparison import (
 from harness.reports.context import commit_cell, faults_cell
 from harness.reports.svg import legend_html, timeline_svg
 from harness.reports.timeline import Timeline, lanes_text, run_timeline
-from harness.summary import RunSummary, StoredRun, evidence_ids, latest_runs, load_stored_run
+from harness.summary import (
+    RunSummary,
+    StoredRun,
+    contention_note,
+    evidence_ids,
+    latest_runs,
+    load_stored_run,
+)
 
 __all__ = ["DOCUMENTS", "cited_runs", "headline_run", "render_page", "run_anchor", "write_page"]
 
@@ -124,7 +131,7 @@ def _headline(summary: RunSummary | None, runs: dict[str, StoredRun]) -> str:
         body.append(f'<tr data-mechanism="{html.escape(entry.mechanism)}" '
                     f'data-name="{html.escape(entry.name)}">{tds}</tr>')
     caption = headline_caption(summary, f"run [`{summary.run_id}`](#{run_anchor(summary.run_id)})")
-    parts = [markdown.markdown(caption),
+    parts = [markdown.markdown(caption) + _flag(summary, runs),
              f'<table id="headline-table"><thead><tr>{head}</tr></thead>'
              f'<tbody>{"".join(body)}</tbody></table>']
     if summary.run_id in runs:
@@ -141,10 +148,15 @@ def _timeline_block(run: StoredRun, timeline: Timeline, uid: str) -> str:
             f"{legend_html(timeline)}</figure>")
 
 
-def _run_line(run: StoredRun, timeline: Timeline) -> str:
+def _flag(summary: RunSummary, runs: dict[str, StoredRun]) -> str:
+    note = contention_note(summary, [r.summary for r in runs.values()])
+    return "" if note is None else f' <span class="flag" title="{html.escape(note)}">{html.escape(note)}</span>'
+
+
+def _run_line(run: StoredRun, timeline: Timeline, flag: str) -> str:
     s = run.summary
     lanes = lanes_text(timeline.lanes, s.replicas)
-    return (f"<b>{html.escape(s.scenario)}</b> <code>{html.escape(s.run_id)}</code> "
+    return (f"<b>{html.escape(s.scenario)}</b> <code>{html.escape(s.run_id)}</code>{flag} "
             f"<span class='verdict {html.escape(s.verdict)}'>{html.escape(s.verdict)}</span> "
             f"Dapr {html.escape(s.dapr.version)}, {html.escape(lanes)}, window {s.window_s:g} s, "
             f"faults: {html.escape(faults_cell(s))}, harness {html.escape(commit_cell(s))}")
@@ -156,7 +168,7 @@ def _timelines(runs: dict[str, StoredRun]) -> str:
         timeline = run_timeline(run)
         blocks.append(
             f'<details id="{run_anchor(run_id)}" class="run">'
-            f"<summary>{_run_line(run, timeline)}</summary>"
+            f"<summary>{_run_line(run, timeline, _flag(run.summary, runs))}</summary>"
             f'<p><a href="evidence/{html.escape(run_id)}.json">summary</a> · '
             f'<a href="evidence/{html.escape(run_id)}.history.jsonl.gz">history</a> · '
             f'<a href="evidence/{html.escape(run_id)}.scenario.json">scenario</a></p>'

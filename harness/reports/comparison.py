@@ -24,6 +24,7 @@ from harness.reports.plots import plot_lateness, plot_run_timeline, plot_timelin
 from harness.summary import (
     NoRuns,
     RunSummary,
+    contention_note,
     copy_evidence,
     latest_per_scenario,
     load_stored_run,
@@ -224,6 +225,8 @@ def _timeline_section(summary: RunSummary) -> list[str]:
               f"grace), Dapr {summary.dapr.version}, faults: {faults_cell(summary)}, "
               f"verdict: {summary.verdict}. "
               f"Evidence: [`evidence/{run_id}.json`](evidence/{run_id}.json).", ""]
+    if note := contention_note(summary):
+        lines += [f"**Machine {note}.**", ""]
     return [*lines, f"![timeline](plots/{run_id}-timeline.png)", ""]
 
 

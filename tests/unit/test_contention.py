@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,18 @@ def test_evidence_refuses_to_start_while_another_run_is_going(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert err.startswith("error: another harness run is going") and "0042-going" in err
+
+
+def test_the_comparison_report_flags_a_contended_run(tmp_path: Path) -> None:
+    from fakeruns import comparison_history, comparison_scenario, fake_run
+
+    from harness.reports.comparison import render_comparison
+
+    summary = fake_run(tmp_path, "0001-fake", comparison_scenario(), comparison_history(3),
+                       "2026-11-28T19:46:34Z")
+    busy = summary.model_copy(update={"contention": Contention(
+        interval_s=1, samples=24, cpus=2, others_cpu_cores_mean=1.2, overlapping_runs=["0002"])})
+    assert "Machine contended: other processes used 1.20 cores" in render_comparison(
+        [busy], title="t")
+    quiet = busy.model_copy(update={"contention": Contention(interval_s=1, samples=24, cpus=2)})
+    assert "Machine contended" not in render_comparison([quiet], title="t")

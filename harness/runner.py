@@ -30,6 +30,7 @@ from harness.check import (
     check_run,
 )
 from harness.cluster.build import find_cli
+from harness.cluster.contention import Contention, ContentionSampler
 from harness.scenario.timing import grace_period
 from harness.cluster.controlplane import Cluster, started_cluster
 from harness.cluster.launch import LaunchChoice, choose_launcher
@@ -281,16 +282,22 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
         with started_cluster(make_cluster) as cluster:  # fresh ports if one was taken
             startup = time.monotonic() - t0
             flag_notes = cluster.flag_notes()
-            errors, metrics, window = _drive(cluster, scenario, run, history, reporter)
+            sampler = ContentionSampler(run.run_id).start()  # what else the machine does
+            try:
+                errors, metrics, window = _drive(cluster, scenario, run, history, reporter)
+            finally:
+                contention = sampler.stop()
             t1 = time.monotonic()
         timings = {"startup_s": round(startup, 3), "window_s": round(window, 3),
                    "teardown_s": round(time.monotonic() - t1, 3)}
     report = check_run(scenario, load_history(run.history), LiveRun(metrics, errors))
-    summary = build_summary(run, scenario, runtime, report, timings, started, errors)
+    summary = build_summary(run, scenario, runtime, report, timings, started, errors, contention)
     summary.dapr = summary.dapr.model_copy(
         update=launch_record(launch, flag_notes, runtime.version))
     summary.write(run.summary)
     if progress:
+        if contention.flag:
+            progress(f"{scenario.name}: {contention.note}")
         progress(f"{scenario.name}: {'passed' if summary.passed else 'FAILED'} ({run.root})")
     return RunResult(run=run, scenario=scenario, check=report, summary=summary,
                      driver_errors=errors)
@@ -321,13 +328,14 @@ def launch_record(launch: LaunchChoice, flag_notes: list[str], version: str) -> 
 
 
 def build_summary(run: RunDir, scenario: Scenario, runtime: DaprRuntime, report: CheckReport,
-                  timings: dict[str, float], started: float, errors: list[str]) -> RunSummary:
+                  timings: dict[str, float], started: float, errors: list[str],
+                  contention: Contention | None = None) -> RunSummary:
     metrics = report.checker("metrics")
     return assemble_summary(
         report, scenario, run_id=run.run_id,
         scenario_file=_scenario_file(scenario), started_at=_iso(started),
         finished_at=_iso(time.time()), duration_s=round(time.time() - started, 3),
         dapr=dapr_versions(runtime, run), provenance=provenance(), machine=machine(),
-        driver_errors=errors, timings=timings,
+        driver_errors=errors, timings=timings, contention=contention,
         metrics_check=metrics.details if metrics is not None else {},
     )

@@ -1,16 +1,17 @@
 """The typed summary of one run: written by the runner, read by every report, in one place.
 
 ``summary.json`` in a run directory (and its copy under ``results/evidence/``) is a
-``RunSummary``. This module also owns the two questions every report asks: which run is the
-latest of a scenario, and how a cited run's summary and history are copied as evidence.
+``RunSummary``. This module also owns the questions every report asks: which run is the
+latest of a scenario, how a cited run's summary and history are copied as evidence, and how a
+stored run (summary, scenario, history; in a run directory or as evidence) is read back.
 """
 
 from __future__ import annotations
 
 import gzip
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,15 @@ from harness.check import (
     worst,
 )
 from harness.errors import UserError
+from harness.cluster.contention import Contention
 from harness.record.history import History, load_history
 from harness.scenario.model import FaultSpec, Scenario
 
 __all__ = [
     "SCHEMA_VERSION",
     "assemble_summary",
+    "contention_note",
+    "Contention",
     "DaprInfo",
     "NoRuns",
     "FaultRecord",
@@ -38,12 +42,16 @@ __all__ = [
     "with_asked",
     "Provenance",
     "RunSummary",
+    "StoredRun",
     "copy_evidence",
+    "evidence_ids",
+    "load_stored_run",
     "latest_per_scenario",
     "latest_runs",
     "load_run_history",
     "load_summaries",
     "load_summary",
+    "overlapping_runs",
 ]
 
 SCHEMA_VERSION = 2
@@ -154,6 +162,8 @@ class RunSummary(_Model):
     # The commit whose checker gave these results when it is not the run's own (a stored run
     # re-judged by `recheck --rejudge`); None: judged by the commit it ran at.
     judged_at: str | None = None
+    # What else the machine did during the window; None for runs from before it was sampled.
+    contention: Contention | None = None
 
     def write(self, path: Path) -> None:
         path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
@@ -226,18 +236,53 @@ def load_summaries(runs_dir: Path) -> list[RunSummary]:
     return sorted(found, key=lambda s: s.run_id)
 
 
+def _history_path(runs_dir: Path, run_id: str) -> Path:
+    plain = runs_dir / run_id / "history.jsonl"
+    return plain if plain.exists() else runs_dir / f"{run_id}.history.jsonl.gz"
+
+
 def load_run_history(runs_dir: Path, run_id: str) -> History:
     """A run's history from a runs directory or from an evidence directory (compressed)."""
-    plain = runs_dir / run_id / "history.jsonl"
-    if plain.exists():
-        return load_history(plain)
-    archived = runs_dir / f"{run_id}.history.jsonl.gz"
-    if not archived.exists():
+    path = _history_path(runs_dir, run_id)
+    if not path.exists():
         raise FileNotFoundError(f"no history of run {run_id} under {runs_dir}")
-    with tempfile.TemporaryDirectory() as tmp:
-        target = Path(tmp) / "history.jsonl"
-        target.write_bytes(gzip.decompress(archived.read_bytes()))
-        return load_history(target)
+    return load_history(path)
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A finished run as stored: what a report needs to redraw it or judge it again."""
+
+    summary: RunSummary
+    scenario: Scenario | None
+    history: History | None
+    problem: str | None = None  # why the scenario or the history could not be read
+
+
+def load_stored_run(runs_dir: Path, run_id: str) -> StoredRun:
+    """A run's summary, scenario and history from a runs directory or an evidence directory."""
+    if is_evidence_dir(runs_dir) or not (runs_dir / run_id).is_dir():
+        summary, scenario = runs_dir / f"{run_id}.json", runs_dir / f"{run_id}.scenario.json"
+    else:
+        summary, scenario = runs_dir / run_id / "summary.json", runs_dir / run_id / "scenario.json"
+    problems: list[str] = []
+    try:
+        plan: Scenario | None = Scenario.model_validate_json(scenario.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        plan = None
+        problems.append(f"scenario unreadable: {str(exc).splitlines()[0]}")
+    try:
+        record: History | None = load_run_history(runs_dir, run_id)
+    except (OSError, ValueError) as exc:
+        record = None
+        problems.append(f"history unreadable: {str(exc).splitlines()[0]}")
+    return StoredRun(_loaded(summary, scenario), plan, record, "; ".join(problems) or None)
+
+
+def evidence_ids(evidence_dir: Path) -> list[str]:
+    """The run ids whose summary is under ``evidence_dir``, sorted."""
+    return sorted(p.name[:-len(".json")] for p in evidence_dir.glob("*.json")
+                  if p.name.count(".") == 1)
 
 
 def latest_runs(summaries: Iterable[RunSummary], scenario: str, count: int = 1,
@@ -283,3 +328,28 @@ def copy_evidence(runs_dir: Path, evidence_dir: Path, summaries: Sequence[RunSum
                 shutil.copyfileobj(src, dst)
             written.append(archived)
     return written
+
+
+def _span(summary: RunSummary) -> tuple[str, str]:
+    return summary.started_at, summary.finished_at or summary.started_at
+
+
+def overlapping_runs(summary: RunSummary, others: Iterable[RunSummary]) -> list[str]:
+    """Runs among ``others`` whose start-to-finish span overlaps ``summary``'s (timestamps in
+    one format, so they compare as text): what a run from before contention was sampled can
+    still be flagged by."""
+    start, end = _span(summary)
+    return sorted(o.run_id for o in others if o.run_id != summary.run_id and o.started_at
+                  and start and _span(o)[0] < end and start < _span(o)[1])
+
+
+def contention_note(summary: RunSummary, others: Iterable[RunSummary] = ()) -> str | None:
+    """Why a report should flag ``summary`` (None: nothing to flag): its sampled contention,
+    or, for a run from before sampling, the runs in ``others`` it overlapped."""
+    if summary.contention is not None:
+        return summary.contention.note if summary.contention.flag else None
+    overlapped = overlapping_runs(summary, others)
+    if not overlapped:
+        return None
+    return (f"overlapped {', '.join(overlapped)} (by start and finish times; load not "
+            "sampled for this run)")

@@ -37,6 +37,7 @@ from harness.reports.evidence_log import (
 )
 from harness.reports.faults import fault_rows, latest_fault_runs, write_faults_report
 from harness.reports.findings import Evidence, rendered_for, update_document
+from harness.reports.page import write_page
 from harness.reports.rates import Rate
 from harness.reports.versions import load_matrix_runs
 from harness.scenario.model import EvidencePlan, Scenario
@@ -175,7 +176,8 @@ def render_evidence(source_dir: Path, results_dir: Path, readme: Path | None, *,
                     allow_dirty: bool = False, trials: int = 100,
                     say: Callable[[str], None] = print) -> list[Path]:
     """comparison.md, claims.md, faults.md, the ADR and the README's headline and findings,
-    from the runs under ``source_dir`` (a runs directory or ``results/evidence``)."""
+    from the runs under ``source_dir`` (a runs directory or ``results/evidence``), and then
+    index.html, the page of them all."""
     written = write_reports(source_dir, results_dir, allow_dirty=allow_dirty)
     written += write_claims(source_dir, results_dir, results_dir.parent / "scenarios",
                             allow_dirty=allow_dirty)
@@ -197,4 +199,6 @@ def render_evidence(source_dir: Path, results_dir: Path, readme: Path | None, *,
             if not finding.holds:
                 say(f"finding {finding.finding.id} no longer holds: {'; '.join(finding.problems)}")
         written.append(readme)
+    written.append(write_page(results_dir, readme=readme or results_dir.parent / "README.md",
+                              headline_scenario="comparison"))
     return written

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.check._mechanisms import PHASES, mechanism_results
+from harness.check._mechanisms import PHASES, judge
 from harness.check._metrics import (
     JOB_FAILURE_METRIC,
     JOB_SUCCESS_METRIC,
@@ -47,11 +47,13 @@ from harness.check._result import (
     Bound,
     CheckerResult,
     MechanismResult,
+    TaskTicks,
+    TickMark,
     TickView,
     Verdict,
     worst,
 )
-from harness.check._window import Window, retimed, window_of
+from harness.check._window import FaultWindow, Window, retimed, window_of
 from harness.record.history import History, Trigger
 from harness.scenario.model import Scenario
 
@@ -68,9 +70,12 @@ __all__ = [
     "CheckInput",
     "CheckReport",
     "CheckerResult",
+    "FaultWindow",
     "JobExpectResult",
     "LiveRun",
     "MechanismResult",
+    "TaskTicks",
+    "TickMark",
     "TickView",
     "check_run",
     "cross_check",
@@ -120,6 +125,7 @@ class CheckReport:
     job_expectations: list[JobExpectResult]
     job_triggers: dict[str, dict[str, Any]]
     checkers: list[CheckerResult] = field(default_factory=list)
+    ticks: list[TaskTicks] = field(default_factory=list)  # per task, as ``mechanisms``
 
     @property
     def passed(self) -> bool:
@@ -235,10 +241,11 @@ def check_run(scenario: Scenario, history: History, live: LiveRun | None = None,
     """Every checker of ``checks`` that applies to ``scenario``, on ``history``."""
     history, steps = retimed(history)
     win = window_of(history, steps)
-    mechanisms = mechanism_results(history, scenario, win)
+    mechanisms, ticks = judge(history, scenario, win)
     probes = call_results(history, scenario)
     expectations = job_expectations(history, scenario, win, mechanisms)
     inp = CheckInput(scenario, history, win, mechanisms, probes, expectations, live)
-    report = CheckReport(win, mechanisms, probes, expectations, job_triggers(history, scenario, win))
+    report = CheckReport(win, mechanisms, probes, expectations, job_triggers(history, scenario, win),
+                         ticks=ticks)
     report.checkers = [safely(c, inp) for c in checks if c.applies(inp)]
     return report

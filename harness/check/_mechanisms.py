@@ -42,7 +42,14 @@ import numpy as np
 from harness.check._delivery import Attempt, attempt_of
 from harness.check._every import chain_lateness, chain_ledger, drift_of, keyed_chain_ledger, late_fires
 from harness.check._ledger import Ledger, Reading, Stream, TickRecord, period_at, read, read_both
-from harness.check._result import Accounting, Bound, MechanismResult, TickView
+from harness.check._result import (
+    Accounting,
+    Bound,
+    MechanismResult,
+    TaskTicks,
+    TickMark,
+    TickView,
+)
 from harness.check._window import Window
 from harness.record.history import (
     ApiCallEvent,
@@ -62,7 +69,7 @@ from harness.scenario.model import BindingSpec, Expectation, JobSpec, Scenario, 
 from harness.scenario.schedule import every_seconds, parse_due_time, parse_point_in_time, tick_times
 from harness.scenario.timing import RetryPolicy, retry_policy
 
-__all__ = ["ON_TIME_FRACTION", "PHASES", "mechanism_results", "replicas_of"]
+__all__ = ["ON_TIME_FRACTION", "PHASES", "judge", "mechanism_results", "replicas_of"]
 
 ON_TIME_FRACTION = 0.25  # of the gap to the next tick: a first attempt later than this is late
 PHASES = ("before", "during", "recovering", "after")
@@ -333,20 +340,22 @@ def _workflow_task(history: History, task: TaskSpec, win: Window, replicas: list
                  {r: [ledger] for r in _READINGS}, [None], triggers, period, [], stray)
 
 
-def _task_result(history: History, task: TaskSpec, win: Window, scenario: Scenario) -> MechanismResult:
+_Judged = tuple[_Task, list[int], Expectation | None]  # a task, its replicas, its expectation
+
+
+def _task_of(history: History, task: TaskSpec, win: Window, scenario: Scenario) -> _Judged:
     expect = scenario.expect.get(task.mechanism)
     http = replicas_of(history, scenario)
     if task.mechanism in GATED:
         spec = BindingSpec(name=task.name, schedule=task.schedule)
-        return _result(_gated_task(history, spec, win, http, task.mechanism), win, http, expect)
+        return _gated_task(history, spec, win, http, task.mechanism), http, expect
     if task.mechanism == "workflow":
-        return _result(_workflow_task(history, task, win, http), win, http, expect)
+        return _workflow_task(history, task, win, http), http, expect
     job = JobSpec(name=task.name, schedule=task.schedule)
     if task.mechanism == "reminder":
-        return _result(_job_task(history, job, win, "reminder", http, ReminderRegistered),
-                       win, http, expect)
+        return _job_task(history, job, win, "reminder", http, ReminderRegistered), http, expect
     grpc = replicas_of(history, scenario, GRPC_APP)
-    return _result(_job_task(history, job, win, "job-sdk", grpc), win, grpc, expect)
+    return _job_task(history, job, win, "job-sdk", grpc), grpc, expect
 
 
 # --- Views and tallies ------------------------------------------------------------------------
@@ -647,17 +656,45 @@ def _replica_of(task: _Task) -> dict[int, int | None]:
             for t in ledger.ticks}
 
 
-def mechanism_results(history: History, scenario: Scenario, win: Window) -> list[MechanismResult]:
-    """One result per job created with status 204 and per binding of ``scenario``."""
+def _judged_tasks(history: History, scenario: Scenario, win: Window) -> list[_Judged]:
+    """Every job created with status 204, binding and task of ``scenario``, with its tick model."""
     replicas = replicas_of(history, scenario)
-    results: list[MechanismResult] = []
-    for job in scenario.jobs:
-        if job.expect_status == 204:
-            results.append(_result(_job_task(history, job, win, "job", replicas), win, replicas,
-                                   scenario.expect.get("job")))
-    for binding in scenario.bindings:
-        results.append(_result(_binding_task(history, binding, win, replicas), win, replicas,
-                               scenario.expect.get("binding")))
-    results += [_task_result(history, task, win, scenario) for task in scenario.tasks]
-    return results
+    judged: list[_Judged] = [(_job_task(history, job, win, "job", replicas), replicas,
+                              scenario.expect.get("job"))
+                             for job in scenario.jobs if job.expect_status == 204]
+    judged += [(_binding_task(history, binding, win, replicas), replicas,
+                scenario.expect.get("binding")) for binding in scenario.bindings]
+    return judged + [_task_of(history, task, win, scenario) for task in scenario.tasks]
 
+
+def _tick_marks(task: _Task) -> TaskTicks:
+    """Every tick of ``task`` as the two readings placed its attempts (strict: the verdict's)."""
+    gated = task.mechanism in GATED
+    marks: list[TickMark] = []
+    for replica, strict, kind in zip(task.stream_replicas, task.ledgers["strict"],
+                                     task.ledgers["kind"], strict=True):
+        late = {id(t) for t in _late_ticks(strict)}
+        for tick, other in zip(strict.ticks, kind.ticks):
+            lost = sorted((int(_lost(tick, gated)), int(_lost(other, gated))))
+            dup = sorted((int(tick.sent > 1), int(other.sent > 1)))
+            marks.append(TickMark(
+                time=tick.time, replica=replica, judged=tick.judged,
+                attempts=tuple((a.wall, a.replica, a.delivered) for a in tick.attempts),
+                deliveries=tick.deliveries, lost=Bound(*lost), duplicated=Bound(*dup),
+                late=id(tick) in late))
+    early = tuple((a.wall, a.replica) for ledger in task.ledgers["strict"] for a in ledger.early)
+    return TaskTicks(task.mechanism, task.name, task.schedule, task.view,
+                     tuple(sorted(marks, key=lambda m: m.time)), early)
+
+
+def judge(history: History, scenario: Scenario,
+          win: Window) -> tuple[list[MechanismResult], list[TaskTicks]]:
+    """One result per task of ``scenario`` and, in the same order, its ticks."""
+    judged = _judged_tasks(history, scenario, win)
+    return ([_result(task, win, replicas, expect) for task, replicas, expect in judged],
+            [_tick_marks(task) for task, _, _ in judged])
+
+
+def mechanism_results(history: History, scenario: Scenario, win: Window) -> list[MechanismResult]:
+    """One result per job created with status 204 and per binding and task of ``scenario``."""
+    return judge(history, scenario, win)[0]

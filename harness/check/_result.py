@@ -16,6 +16,8 @@ __all__ = [
     "Bound",
     "CheckerResult",
     "MechanismResult",
+    "TaskTicks",
+    "TickMark",
     "TickView",
     "Verdict",
     "worst",
@@ -60,6 +62,32 @@ class TickView:
     @property
     def ambiguous(self) -> bool:
         return self.lost.ambiguous or self.duplicated.ambiguous
+
+
+@dataclass(frozen=True)
+class TickMark:
+    """One tick of a task as the checker placed its attempts: what a timeline draws."""
+
+    time: float  # wall time the tick fell due
+    replica: int | None  # the stream's replica; None: one stream for the app-id
+    judged: bool  # inside the window
+    attempts: tuple[tuple[float, int, bool], ...]  # (wall, replica, delivered) of each
+    deliveries: int
+    lost: Bound  # 0 or 1: lowest and highest over the two readings
+    duplicated: Bound
+    late: bool  # first attempt later than ON_TIME_FRACTION of a period
+
+
+@dataclass(frozen=True)
+class TaskTicks:
+    """Every tick of one job, binding or task, and the attempts no tick could stand for yet."""
+
+    mechanism: str
+    name: str
+    schedule: str
+    view: str  # "across replicas" or "per replica"
+    ticks: tuple[TickMark, ...]
+    early: tuple[tuple[float, int], ...]
 
 
 @dataclass(frozen=True)

@@ -223,9 +223,19 @@ class ReportArgs:
                                 "the latest run of each scenario")
     out: str = out_arg()
     allow_dirty: bool = allow_dirty_arg()
+    html: bool = arg("--html", default=False, action="store_true",
+                     help="only write OUT/index.html: one self-contained page of the reports "
+                     "already written and a timeline of every cited run (needs no runs, only "
+                     "results/)")
 
 
 def report(args: ReportArgs) -> int:
+    if args.html:
+        from harness.reports.page import write_page
+
+        print(write_page(Path(args.out), readme=REPO_ROOT / "README.md",
+                         headline_scenario=HEADLINE_SCENARIO))
+        return 0
     from harness.reports.compare import find_summary
     from harness.reports.comparison import update_readme, write_reports
     from harness.summary import latest_runs, load_summaries
@@ -392,6 +402,16 @@ class EvidenceArgs:
     allow_dirty: bool = allow_dirty_arg()
 
 
+def _refuse_beside_another_run() -> None:
+    """Evidence runs must have the machine to themselves: timing figures are evidence too."""
+    from harness.cluster.contention import live_runs
+
+    if others := sorted(live_runs()):
+        raise UsageError(f"another harness run is going ({', '.join(others)}): evidence must "
+                         "not share the machine; wait for it, or end it with `python3 -m harness "
+                         "clean RUN_ID`")
+
+
 def evidence(args: EvidenceArgs) -> int:
     """Every scenario from a clean tree, each as many times as its plan asks, then every report
     (or only the reports, from the committed evidence, with --render-only)."""
@@ -406,6 +426,8 @@ def evidence(args: EvidenceArgs) -> int:
     from harness.summary import copy_evidence, load_summaries
     from harness.trials import PlanOverrides, plan_for, record_replacements, render_evidence, run_planned
 
+    if not args.render_only:
+        _refuse_beside_another_run()
     source = provenance()
     if source.dirty and not args.allow_dirty:
         raise UsageError("the tree has uncommitted changes: evidence must come from a commit "

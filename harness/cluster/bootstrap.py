@@ -19,8 +19,9 @@ __all__ = ["APT_PACKAGES", "ensure_apt_packages", "ensure_python_packages", "mis
            "required_distributions"]
 
 # Debian packages the runs need: the real Redis that the reminder, workflow, binding-lock and
-# binding-claim mechanisms use (harness/cluster/redis.py). binary -> package.
-APT_PACKAGES = {"redis-server": "redis-server"}
+# binding-claim mechanisms use (harness/cluster/redis.py), and the headless Chromium the test of
+# results/index.html opens it in. binary -> package.
+APT_PACKAGES = {"redis-server": "redis-server", "chromium": "chromium"}
 
 
 def required_distributions() -> list[str]:

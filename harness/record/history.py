@@ -7,6 +7,7 @@ record survives a crash of its writer as soon as the write returns.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import time
@@ -403,8 +404,10 @@ def _parse(lines: Iterable[str], source: str) -> Iterator[Trigger | Recorded]:
 
 
 def load_history(path: Path) -> History:
-    """Read a history file. A torn last line (writer killed mid-write) is an error, not skipped."""
-    with path.open(encoding="utf-8") as fh:
+    """Read a history file (gzip-compressed when it ends in ``.gz``, as evidence copies are).
+    A torn last line (writer killed mid-write) is an error, not skipped."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
         records = list(_parse(fh, str(path)))
     return History(
         triggers=tuple(r for r in records if isinstance(r, Trigger)),

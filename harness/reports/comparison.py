@@ -5,41 +5,42 @@ Input: ``results/runs/<run-id>/summary.json`` (written by the runner) and ``hist
 ``plots/`` and a copy of every cited run's summary under ``evidence/<run_id>.json``, so a
 committed report can cite evidence that is not git-ignored.
 
-Plots are drawn on matplotlib's Agg canvas directly (no pyplot, no display, no global state).
+Plots are drawn by ``harness.reports.plots`` (``plot_timeline`` is re-exported here).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from tabulate import tabulate
 
 from harness.check import Bound, MechanismResult
-from harness.record.history import History, Trigger
 from harness.reports.context import CAPTION, commit_cell, faults_cell, replicas_cell
 from harness.reports.evidence_log import cited_summaries
+from harness.reports.plots import plot_lateness, plot_run_timeline, plot_timeline
 from harness.summary import (
     NoRuns,
     RunSummary,
+    contention_note,
     copy_evidence,
     latest_per_scenario,
-    load_run_history,
+    load_stored_run,
 )
 
 __all__ = [
     "DEFAULT_TITLE",
-    "fault_spans",
+    "HEADLINE_HEADERS",
+    "headline_caption",
+    "headline_rows",
     "headline_table",
     "mechanism_label",
     "mechanism_table",
     "plot_lateness",
     "plot_timeline",
+    "readme_headline_run",
     "render_comparison",
     "terminal_tables",
     "update_readme",
@@ -55,18 +56,6 @@ TABLE_HEADERS = [
     "before/after window", "unexplained", "lateness p50 (ms)", "p99 (ms)", "max (ms)",
     "drift (ms/tick)", "faults", "verdict", "commit", "run id",
 ]
-_MECHANISM_STYLE = {  # mechanism -> (marker, colour, y offset within a replica's row)
-    "job": ("o", "tab:blue", -0.12),
-    "binding": ("s", "tab:orange", 0.12),
-}
-
-
-def _history_of(runs_dir: Path, run_id: str) -> tuple[History, str | None]:
-    """A run's history, or an empty one and the reason it could not be read."""
-    try:
-        return load_run_history(runs_dir, run_id), None
-    except (OSError, ValueError) as exc:
-        return History(triggers=(), events=()), f"history unreadable: {exc}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,6 +225,8 @@ def _timeline_section(summary: RunSummary) -> list[str]:
               f"grace), Dapr {summary.dapr.version}, faults: {faults_cell(summary)}, "
               f"verdict: {summary.verdict}. "
               f"Evidence: [`evidence/{run_id}.json`](evidence/{run_id}.json).", ""]
+    if note := contention_note(summary):
+        lines += [f"**Machine {note}.**", ""]
     return [*lines, f"![timeline](plots/{run_id}-timeline.png)", ""]
 
 
@@ -259,150 +250,13 @@ def render_comparison(summaries: Sequence[RunSummary], *, title: str,
 
 
 # --------------------------------------------------------------------------------------------
-# Plots
-# --------------------------------------------------------------------------------------------
-
-
-def fault_spans(history: History) -> list[tuple[str, str, float, float | None]]:
-    """(fault kind, target, start wall, end wall or None): ``fault_end`` events paired in order
-    with the earliest open ``fault_start`` of the same kind and target."""
-    spans: list[list[Any]] = []
-    for event in sorted(history.events, key=lambda e: e.wall):
-        key = (str(event.attrs.get("fault", "?")), str(event.attrs.get("target", "?")))
-        if event.event == "fault_start":
-            spans.append([*key, event.wall, None])
-        elif event.event == "fault_end":
-            match = next((s for s in spans if (s[0], s[1]) == key and s[3] is None), None)
-            if match is not None:
-                match[3] = event.wall
-    return [(str(k), str(t), float(a), None if b is None else float(b)) for k, t, a, b in spans]
-
-
-def _origin(history: History) -> float:
-    start = history.first_event("window_start")
-    if start is not None:
-        return start.wall
-    walls = [r.wall for r in (*history.triggers, *history.events)]
-    return min(walls) if walls else 0.0
-
-
-def _window_end(history: History, summary: RunSummary, origin: float) -> float | None:
-    end = history.first_event("window_end")
-    if end is not None:
-        return end.wall - origin
-    return summary.window_s if history.first_event("window_start") else None
-
-
-def _replica_count(history: History, summary: RunSummary) -> int:
-    seen = [t.replica for t in history.triggers]
-    seen += [int(e.attrs["replica"]) for e in history.events if "replica" in e.attrs]
-    return max([summary.replicas or 1, *(r + 1 for r in seen)])
-
-
-def _scatter_triggers(ax: Any, history: History, origin: float) -> None:
-    groups: dict[str, list[Trigger]] = defaultdict(list)
-    for t in history.triggers:
-        groups[t.mechanism if t.outcome == "ok" else t.outcome].append(t)
-    labels = {"job": "job trigger", "binding": "binding trigger",
-              "failed": "failed (app answered an error)", "refused": "refused (bad API token)"}
-    styles = {"failed": ("X", "tab:red"), "refused": ("+", "black")}
-    for key, trigs in groups.items():
-        marker, colour, _ = _MECHANISM_STYLE.get(key, ("o", "grey", 0.0))
-        marker, colour = styles.get(key, (marker, colour))
-        xs = [t.wall - origin for t in trigs]
-        ys = [t.replica + _MECHANISM_STYLE.get(t.mechanism, ("", "", 0.0))[2] for t in trigs]
-        ax.scatter(xs, ys, marker=marker, c=colour, s=36, label=f"{labels.get(key, key)} ({len(trigs)})",
-                   zorder=3, linewidths=1.5 if key in styles else 0.5)
-
-
-def _draw_faults(ax: Any, history: History, origin: float, end: float | None) -> None:
-    for i, (kind, target, start, stop) in enumerate(fault_spans(history)):
-        x0 = start - origin
-        x1 = (stop - origin) if stop is not None else (end if end is not None else x0 + 1.0)
-        ax.axvspan(x0, max(x1, x0 + 0.15), color="tab:red", alpha=0.15, zorder=1,
-                   label="fault" if i == 0 else None)
-        ax.annotate(f"{kind} ({target})", (x0, 1.0), xycoords=("data", "axes fraction"),
-                    xytext=(2, -12 - 10 * (i % 3)), textcoords="offset points", fontsize=7,
-                    color="tab:red")
-
-
-def _draw_window(ax: Any, end: float | None, has_start: bool) -> None:
-    if has_start:
-        ax.axvline(0.0, color="green", linestyle="--", linewidth=1, label="window start", zorder=2)
-    if end is not None:
-        ax.axvline(end, color="purple", linestyle="--", linewidth=1, label="window end", zorder=2)
-
-
-def _save(fig: Figure, out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    FigureCanvasAgg(fig)
-    fig.savefig(out, format="png", dpi=110)
-    return out
-
-
-def plot_timeline(history: History, summary: RunSummary, out: Path, *,
-                  note: str | None = None) -> Path:
-    """Triggers per replica over time (seconds since ``window_start``), faults shaded; a PNG."""
-    origin = _origin(history)
-    end = _window_end(history, summary, origin)
-    replicas = _replica_count(history, summary)
-    fig = Figure(figsize=(11, 2.2 + 0.55 * replicas), layout="constrained")
-    ax = fig.add_subplot()
-    _draw_faults(ax, history, origin, end)
-    _draw_window(ax, end, history.first_event("window_start") is not None)
-    _scatter_triggers(ax, history, origin)
-    ax.set_yticks(range(replicas), [f"replica {i}" for i in range(replicas)])
-    ax.set_ylim(-0.6, replicas - 0.4)
-    ax.set_xlabel("seconds since window start")
-    ax.grid(axis="x", alpha=0.3)
-    title = f"{summary.scenario}: {summary.replicas} replicas, Dapr {summary.dapr.version}"
-    ax.set_title(title + (f"\n{note}" if note else ""), fontsize=10)
-    if not history.triggers:
-        ax.text(0.5, 0.5, "no triggers recorded", transform=ax.transAxes, ha="center", color="grey")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    return _save(fig, out)
-
-
-def plot_lateness(summaries: Sequence[RunSummary], out: Path) -> Path:
-    """A box plot of the checker's lateness samples (first attempt of each tick) per entry."""
-    labels, data = [], []
-    for summary in summaries:
-        for entry in summary.mechanisms:
-            if entry.lateness_samples_ms:
-                labels.append(f"{summary.scenario}\n{entry.mechanism} {entry.name}")
-                data.append(entry.lateness_samples_ms)
-    fig = Figure(figsize=(10, 1.5 + 0.45 * max(len(data), 1)), layout="constrained")
-    ax = fig.add_subplot()
-    if data:
-        ax.boxplot(data, **_horizontal_boxplot_kwargs(labels))
-        ax.tick_params(axis="y", labelsize=7)
-        ax.invert_yaxis()  # first entry on top
-    else:
-        ax.text(0.5, 0.5, "no lateness samples", transform=ax.transAxes, ha="center", color="grey")
-    ax.set_xlabel("lateness (ms): first trigger of each expected tick after the tick's time")
-    ax.set_title("Trigger lateness per mechanism", fontsize=10)
-    ax.grid(axis="x", alpha=0.3)
-    return _save(fig, out)
-
-
-def _horizontal_boxplot_kwargs(labels: list[str]) -> dict[str, Any]:
-    """matplotlib 3.9 renamed ``labels`` to ``tick_labels``; 3.10 replaced ``vert`` by
-    ``orientation``."""
-    version = tuple(int(x) for x in matplotlib.__version__.split(".")[:2])
-    kwargs: dict[str, Any] = {"tick_labels" if version >= (3, 9) else "labels": labels}
-    return kwargs | ({"orientation": "horizontal"} if version >= (3, 10) else {"vert": False})
-
-
-# --------------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------------
 
 
 def _plot_run(runs_dir: Path, out_dir: Path, summary: RunSummary) -> Path:
-    history, note = _history_of(runs_dir, summary.run_id)
-    return plot_timeline(history, summary, out_dir / "plots" / f"{summary.run_id}-timeline.png",
-                         note=note)
+    return plot_run_timeline(load_stored_run(runs_dir, summary.run_id),
+                             out_dir / "plots" / f"{summary.run_id}-timeline.png")
 
 
 def write_reports(runs_dir: Path, out_dir: Path, *, title: str = DEFAULT_TITLE,
@@ -431,24 +285,36 @@ def write_reports(runs_dir: Path, out_dir: Path, *, title: str = DEFAULT_TITLE,
 HEADLINE_START, HEADLINE_END = "<!-- headline:start -->", "<!-- headline:end -->"
 
 
+HEADLINE_HEADERS = ["mechanism", "schedule", "ticks", "attempts", "attempts/tick",
+                    "recorded per replica (with grace)", "exactly once", "duplicated", "lost",
+                    "early", "lateness p50 (ms)", "max (ms)", "drift (ms/tick)"]
+
+
+def headline_rows(summary: RunSummary) -> list[list[str]]:
+    """The headline's cells, one row per mechanism (``HEADLINE_HEADERS``)."""
+    return [[
+        mechanism_label(e, summary), e.schedule, str(e.across.ticks), str(e.attempts),
+        f"{e.triggers_per_tick:.1f}", _per_replica(e), str(e.across.once), str(e.across.duplicated),
+        str(e.across.lost), str(_early(e)), _ms(e.lateness_ms.get("p50")),
+        _ms(e.lateness_ms.get("max")), _drift(e),
+    ] for e in summary.mechanisms]
+
+
+def headline_caption(summary: RunSummary, run: str) -> str:
+    """What the headline was measured with; ``run`` names the run (a link, or plain)."""
+    return (f"{CAPTION} Dapr {summary.dapr.version} · replicas {replicas_cell(summary)} of "
+            f"one app-id · observation window {summary.window_s:g} s · commit "
+            f"{commit_cell(summary)} · {run}; generated by `python3 -m harness report`.")
+
+
 def headline_table(summary: RunSummary, *, evidence_link: bool = True) -> str:
     """The compact comparison table the README (and ``demo``) shows, with what it was
     measured with."""
-    rows = [[
-        mechanism_label(e, summary), e.schedule, e.across.ticks, e.attempts, f"{e.triggers_per_tick:.1f}",
-        _per_replica(e), str(e.across.once), str(e.across.duplicated), str(e.across.lost),
-        str(_early(e)), _ms(e.lateness_ms.get("p50")), _ms(e.lateness_ms.get("max")), _drift(e),
-    ] for e in summary.mechanisms]
-    table = tabulate(rows, tablefmt="github", disable_numparse=True, headers=[
-        "mechanism", "schedule", "ticks", "attempts", "attempts/tick", "recorded per replica (with grace)",
-        "exactly once", "duplicated", "lost", "early", "lateness p50 (ms)", "max (ms)",
-        "drift (ms/tick)"])
+    table = tabulate(headline_rows(summary), tablefmt="github", disable_numparse=True,
+                     headers=HEADLINE_HEADERS)
     run = (f"run `{summary.run_id}` ([evidence](results/evidence/{summary.run_id}.json))"
            if evidence_link else f"run `{summary.run_id}`")
-    caption = (f"{CAPTION} Dapr {summary.dapr.version} · replicas {replicas_cell(summary)} of "
-               f"one app-id · observation window {summary.window_s:g} s · commit "
-               f"{commit_cell(summary)} · {run}; generated by `python3 -m harness report`.")
-    return f"{caption}\n\n{table}"
+    return f"{headline_caption(summary, run)}\n\n{table}"
 
 
 def terminal_tables(summaries: Sequence[RunSummary]) -> str:
@@ -472,3 +338,11 @@ def update_readme(readme: Path, summary: RunSummary) -> None:
         raise ValueError(f"{readme} has no {HEADLINE_START} ... {HEADLINE_END} block")
     block = f"{HEADLINE_START}\n{headline_table(summary)}\n{HEADLINE_END}"
     readme.write_text(head + block + tail, encoding="utf-8")
+
+
+def readme_headline_run(readme: Path) -> str | None:
+    """The run id the README's headline block cites (as ``update_readme`` wrote it)."""
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    block = text.partition(HEADLINE_START)[2].partition(HEADLINE_END)[0]
+    found = re.search(r"run `([^`]+)`", block)
+    return found[1] if found else None

@@ -7,16 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from fakeruns import T0, comparison_history, comparison_scenario, fake_run
+from fakeruns import comparison_history, comparison_scenario, fake_run
 
 from harness.reports.comparison import (
-    fault_spans,
     headline_table,
     mechanism_table,
     render_comparison,
     write_reports,
 )
-from harness.record.history import load_history
 from harness.scenario.model import FaultSpec
 from harness.summary import latest_per_scenario, load_summaries
 
@@ -148,6 +146,3 @@ def test_headline_table_is_compact_and_says_what_it_measured(runs_dir: Path) -> 
     assert len(table.splitlines()[0].split("|")) - 2 == 13  # 13 columns, not the wide table
 
 
-def test_fault_spans_pair_start_and_end(runs_dir: Path) -> None:
-    history = load_history(runs_dir / SWEEP_ID / "history.jsonl")
-    assert fault_spans(history) == [("kill_daprd", "replica-1", T0 + 8, T0 + 12)]

@@ -28,6 +28,7 @@ not step); the generator renders them to ``wall`` and ``mono``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Iterator
@@ -643,8 +644,17 @@ def _scheduled(task: Task, world: World, horizon: float) -> Delivery:
             # counters.go: the next tick is enqueued only once the previous one is answered
             # (handleTrigger -> Enqueue), and fires at once if overdue.
             fire = world.scheduler_up_at(max(due, ready))
-            if fire >= min(segment.ends, horizon):
-                break  # overwritten or deleted first (counters.go handleInformed), or unseen
+            if fire >= horizon:
+                break
+            if fire >= segment.ends:
+                # Due before the job was overwritten or deleted, but not reached in time (the
+                # ticks before it still held the counter): counters.go handleInformed drops it.
+                ticks += [Tick(task.mechanism, t, complete=True, excuse="superseded",
+                               period=segment.period)
+                          for t in itertools.takewhile(lambda t: t < segment.ends,
+                                                       itertools.chain([due], segment.ticks()))
+                          if t >= due]
+                break
             tick = Tick(task.mechanism, due, period=segment.period)
             ready = _chain(task, segment, tick, fire, world, attempts, horizon)
             ticks.append(tick)

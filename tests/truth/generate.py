@@ -522,6 +522,15 @@ class _Context:
     def up(self, at: float) -> list[ReplicaLife]:
         return [r for r in self.world.replicas.values() if r.state(at) == "ok"]
 
+    def quiet(self, *moments: float) -> None:
+        """Filter: an injected attempt lands where nothing else could explain or forbid it
+        (the Scheduler up for its mechanisms, no fault span on any replica)."""
+        scheduled = MECHANISMS[self.draft.mechanism].scheduler_backed
+        for at in moments:
+            assume(not scheduled or self.world.scheduler_up_at(at) == at)
+            assume(all(not (s.start - 0.2 <= at <= s.end + 0.2)
+                       for r in self.world.replicas.values() for s in r.spans))
+
 
 def _pick(ctx: _Context, items: list[Any]) -> Any:
     assume(items)
@@ -579,6 +588,7 @@ def _inject_duplicated(ctx: _Context) -> None:
         ctx.story.append(f"replica {loser.replica} also wins the gate of {tick.due - T0:.3f}")
         return
     at = original.at + ctx.rng.uniform(0.01, 0.2) * p
+    ctx.quiet(at)
     if mech == "binding":
         replica = original.replica
     else:
@@ -593,6 +603,7 @@ def _inject_early(ctx: _Context) -> None:
     shift = ctx.rng.uniform(0.3, 0.45) * p
     if mech == "workflow":  # the timer fires early: this iteration and the loop after it
         tick = _pick(ctx, [t for t in ctx.judged() if t.iteration and t.iteration > 1])
+        ctx.quiet(*(a.at - shift for a in tick.attempts))
         _shift_from(ctx, tick, -shift, replica=None)
         _delivering(tick).early = True
         ctx.story.append(f"iteration {tick.iteration} runs {shift:.3f}s early")
@@ -600,6 +611,7 @@ def _inject_early(ctx: _Context) -> None:
     tick = _pick(ctx, ctx.judged())
     original = _delivering(tick)
     at = tick.due - shift
+    ctx.quiet(at)
     replica = original.replica if mech == "binding" else _pick(ctx, ctx.up(at)).index
     ctx.add(None, _copy(original, at=at, replica=replica, role="early", legit=False, due=None,
                         why=f"{shift:.3f}s before the tick due {tick.due - T0:.3f}"))
@@ -612,6 +624,7 @@ def _inject_late(ctx: _Context) -> None:
     candidates = [t for t in ctx.judged()
                   if all(a.at < t.due + 0.1 * p for a in t.attempts if a.recorded)]
     tick = _pick(ctx, candidates)
+    ctx.quiet(*(a.at + shift for a in tick.attempts if a.recorded))
     if mech == "workflow" or (mech == "binding" and Schedule.parse(ctx.draft.schedule or "").every):
         _shift_from(ctx, tick, shift, replica=tick.replica)  # a chain goes on from the late fire
     else:
@@ -647,6 +660,7 @@ def _inject_retry_beyond(ctx: _Context) -> None:
     policy = _policy(ctx)
     gap = policy.interval_s if policy.interval_s else ctx.rng.uniform(0.3, 0.8)
     at = last.at + gap
+    ctx.quiet(at)
     replica = _pick(ctx, ctx.up(at)).index
     status = ctx.rng.choice([last.status, 200])
     ctx.add(tick, _copy(last, at=at, replica=replica, role="duplicate", legit=False,
@@ -662,6 +676,7 @@ def _inject_retry_sooner(ctx: _Context) -> None:
     k = ctx.rng.randrange(1, len(tick.attempts))
     before = tick.attempts[k - 1]
     at = before.at + ctx.rng.uniform(0.2, 0.45) * policy.interval_s
+    ctx.quiet(at)
     assume(at < tick.due + k * policy.interval_s - 0.15 * policy.interval_s)
     replica = _pick(ctx, ctx.up(at)).index
     extra = _copy(before, at=at, replica=replica, role="duplicate", legit=False,
@@ -834,6 +849,12 @@ def generated(draw: st.DrawFn, anomaly: str | None = None, mechanism: str | None
     task, task_events, calls = _task(draft, start, rng)
     nominal_end = start + draft.window
     horizon = nominal_end + 60.0
+    # A Jobs API call while the Scheduler is out blocks until it leads again (go-etcd-cron
+    # internal/api/api.go waitReady: every call waits for the informer, which waits for
+    # leadership) and the driver gives up: the generator keeps its calls clear of outages
+    # rather than model the failed call.
+    assume(all(not (a - 0.05 <= start + op[1] <= b + 0.3)
+               for a, b, _ in world.scheduler_down for op in draft.job_ops))
     delivery = simulate(task, world, horizon)
     dues = [t.due for t in delivery.ticks]
     if draft.mechanism in ("binding", *GATED):  # the crons run before the window: pick its start
@@ -856,7 +877,9 @@ def generated(draw: st.DrawFn, anomaly: str | None = None, mechanism: str | None
     delivery = _observed(delivery, recording_end)
     clean = tally(delivery, window)
     problems = breaks_promise(clean) if faults else []
-    assert not problems, f"the model broke its own promise: {problems}"
+    assert not problems, (f"the model broke its own promise: {problems}; faults {faults}; "
+                          + "; ".join(_tick_text(t) for t in delivery.ticks
+                                      if start <= t.due < end and t.excuse is None))
     expectation = _expectation(draft, clean)
     scenario = _scenario(draft, task, calls, faults, end - start, expectation)
     ctx = _Context(draft, task, world, delivery, window, rng, [])
@@ -869,6 +892,13 @@ def generated(draw: st.DrawFn, anomaly: str | None = None, mechanism: str | None
     history, labels = _render(ctx, events + task_events, start, end, recording_end, scenario)
     return Generated(scenario, history, labels, truth, clean, anomaly, breaks, draft.mechanism,
                      draft.name, draft.mechanism == "binding", ctx.story)
+
+
+def _tick_text(tick: Tick) -> str:
+    attempts = ", ".join(f"r{a.replica}@{a.at - T0:.3f}/{a.status}/{a.role}"
+                         f"{'' if a.recorded else ' unseen'}" for a in tick.attempts)
+    return (f"tick {tick.due - T0:.3f} r{tick.replica} complete {tick.complete}: "
+            f"[{attempts}]")
 
 
 def _observed(delivery: Delivery, recording_end: float) -> Delivery:

@@ -350,10 +350,10 @@ assert set(CATCH_UP) == set(MECHANISMS)
 # recorded runs in tests/unit/histories 23.1 s (fault_kill_scheduler) and 23.4 s
 # (mechanisms_kill_scheduler): the source's 20 s plus the re-election, so up to 24 s here.
 LEASE_S = (20.0, 24.0)
-# After SIGCONT the overdue cron entry fires at once (kit cron.go), but its call can reach the
-# app up to ~2 s later: in tests/unit/histories/fault_pause_replica.jsonl replica 1, paused
-# 8.0-12.05 s, fired at 14.01 s and again at 14.04 s (its regular fire of the 14 s tick), so the
-# first of the two stood for a tick it had missed.
+# After SIGCONT the overdue cron entry fires (kit cron.go) up to ~2 s later: in
+# tests/unit/histories/fault_pause_replica.jsonl replica 1, paused 8.0-12.05 s, fired at
+# 14.01 s and again at 14.04 s (its regular fire of the 14 s tick, ``Next = Schedule.Next(wake)``
+# with the wake just before 14 s), so the first of the two stood for a tick it had missed.
 RESUME_LAG_S = (0.01, 2.0)
 # Placement moves an actor off a dead host after its heartbeat timeout (measured ~2-4 s here).
 REBALANCE_S = (2.0, 4.0)
@@ -670,6 +670,8 @@ def _chain(task: Task, segment: JobSegment, tick: Tick, fire: float, world: Worl
     while True:
         if at >= segment.ends or at >= horizon:
             tick.complete = True  # deleted or overwritten (nothing more is owed), or unseen
+            if not any(a.recorded for a in tick.attempts):
+                tick.excuse = "superseded"
             return at
         at = _deliverable(world, app, at)
         if at == math.inf:
@@ -887,7 +889,10 @@ def _bindings(task: Task, world: World, horizon: float) -> Delivery:
     for life in world.of_app("http"):
         runs = _cron_runs(life, world.rng)
         for i, run in enumerate(runs):
-            restart = runs[i + 1][0] if i + 1 < len(runs) else None
+            # The ticks a killed cron skips are counted until its daprd is healthy again (the
+            # fault's end: the new cron starts just before, and fires one period after it).
+            back = life.span_at(run[1]) if i + 1 < len(runs) else None
+            restart = back.end if back is not None else None
             _cron_run(task, schedule, life, run, restart, world, horizon, ticks, attempts)
     if task.mechanism in ("binding-lock", "binding-claim"):
         return _gate(task, schedule, ticks, attempts, world)
@@ -909,11 +914,9 @@ def _cron_run(task: Task, schedule: Schedule, life: ReplicaLife, run: tuple[floa
         wake = due + rng.uniform(0.0002, 0.002)  # Go timer lateness
         span = life.span_at(wake)
         skipped: list[float] = []
-        lag = 0.0
         if span is not None and span.state == "paused":
-            wake = span.end + rng.uniform(0.0002, 0.002)
+            wake = span.end + rng.uniform(*RESUME_LAG_S)
             skipped = _missed(schedule, due, wake)
-            lag = rng.uniform(RESUME_LAG_S[0], min(RESUME_LAG_S[1], 0.9 * period))
         if wake >= run[1]:
             break
         for missed in skipped[:-1]:  # the wake fire stands for the latest tick it missed
@@ -922,7 +925,7 @@ def _cron_run(task: Task, schedule: Schedule, life: ReplicaLife, run: tuple[floa
         stands_for = skipped[-1] if skipped else due
         tick = Tick(task.mechanism, stands_for, replica=life.index, complete=True, period=period,
                     excuse="pause_replica" if skipped else None)
-        answer = _answer(world, life, wake + lag, task.mechanism, task.handler, rng)
+        answer = _answer(world, life, wake, task.mechanism, task.handler, rng)
         if answer.recorded:
             attempt = Attempt(task.mechanism, task.name, life.index, answer.arrival,
                               answer.status, True, "first", True, due=stands_for,

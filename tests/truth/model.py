@@ -526,7 +526,9 @@ class Tick:
     iteration: int | None = None  # workflow
     attempts: list[Attempt] = field(default_factory=list)
     complete: bool = False  # Dapr made every attempt it owes (or was told to stop)
-    excuse: str | None = None  # a fault kind under which losing this tick is documented
+    # Why losing this tick is documented: a fault kind (LOSSES_UNDER), or "superseded" (due
+    # before a delete or overwrite that came before Dapr reached it).
+    excuse: str | None = None
     period: float = 1.0
 
 
@@ -1006,8 +1008,33 @@ def _gate_text(mechanism: str, wins: bool, down: bool, rng: random.Random) -> st
 
 @dataclass
 class Counts:
-    """What a correct checker must find for one task (``view``: across replicas, or per
-    replica for a plain binding: one tick per sidecar)."""
+    """What a correct checker must find for one task: the definitions the properties hold it to.
+
+    A *tick* is one scheduled due time: per sidecar for a plain binding (the checker's per
+    replica view), per grid instant across sidecars for a gated binding (keyed as the app keys
+    it, harness/apps/gates.py tick_key), per iteration for a workflow (due: the previous
+    iteration's timer, i.e. its activity plus one period), per Scheduler tick for the others
+    (repeats.go: on the schedule from the Scheduler's clock at create, never drifting; for a
+    ``@every`` binding the chain: previous fire + D). A tick is *judged* when its due time is in
+    [window_start, window_end).
+
+    - lost: a judged tick without the delivery Dapr owed: no recorded attempt (gated, workflow:
+      no work done), or a failed chain that stopped short of its policy (retries missing).
+      Documented losses count too (``excuse``: a fault kind of LOSSES_UNDER, or ``superseded``:
+      due before a delete or overwrite that came before Dapr reached it); ``lost_unexcused``
+      are the others.
+    - undelivered: every attempt the policy owes was made and failed (the app refused).
+    - duplicated / extra: judged ticks with an attempt that is neither the first nor a retry
+      the policy makes (a re-send after a broken stream or lost answer, a retry beyond the
+      count, one sooner than ``tick + k * interval``, a second gate winner, a re-run activity,
+      a second fire of one sidecar) / how many such attempts.
+    - early: attempts before the tick they could stand for (Dapr never fires early).
+    - late: judged ticks whose first recorded attempt came more than LATE_FRACTION of a period
+      after the due time (replays after a hold included).
+    - retries: recorded attempts the failure policy makes after a failed one.
+    - impossible: attempts no rule explains (after a delete, past repeats or ttl, from a
+      stopped or unknown replica).
+    """
 
     ticks: int = 0
     lost: int = 0  # judged ticks without a delivery Dapr owed (no attempt, or retries missing)

@@ -232,8 +232,6 @@ def _draft(draw: st.DrawFn, anomaly: str | None, mechanism: str | None,
     if policy_anomaly and mech in ("job-sdk", "reminder"):
         period = 5  # Dapr's default policy: 3 retries 1 s apart fit in one period
     replicas = draw(st.integers(2 if anomaly == "stopped_replica" else 1, 10))
-    if mech in ("binding", *GATED) and replicas > 5:
-        replicas = draw(st.integers(1, 5))  # one tick per sidecar: keep histories small
     ticks = draw(st.integers(6, 12))
     draft = _Draft(mech, f"t-{mech}", replicas, _schedule(draw, mech, period),
                    ticks * period + 0.5 * period,

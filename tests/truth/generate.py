@@ -521,13 +521,16 @@ class _Context:
         return [r for r in self.world.replicas.values() if r.state(at) == "ok"]
 
     def quiet(self, *moments: float) -> None:
-        """Filter: an injected attempt lands where nothing else could explain or forbid it
-        (the Scheduler up for its mechanisms, no fault span on any replica)."""
-        scheduled = MECHANISMS[self.draft.mechanism].scheduler_backed
+        """Filter: an injected anomaly lands well away from every fault (1 s before one starts to
+        3 s after it is over), so that no fault could explain it, and the Scheduler is up."""
+        world, start = self.world, self.window[0]
+        spans = [(s.start, s.end) for r in world.replicas.values() for s in r.spans]
+        spans += [(a, b) for a, b, _ in world.scheduler_down] + list(world.redis_down)
+        spans += [(r.started, r.ready) for r in world.replicas.values() if r.started > start]
+        spans += [(r.stopped, r.stopped) for r in world.replicas.values() if r.stopped]
         for at in moments:
-            assume(not scheduled or self.world.scheduler_up_at(at) == at)
-            assume(all(not (s.start - 0.2 <= at <= s.end + 0.2)
-                       for r in self.world.replicas.values() for s in r.spans))
+            assume(world.scheduler_up_at(at) == at)
+            assume(all(not (a - 1.0 <= at <= b + 3.0) for a, b in spans))
 
 
 def _pick(ctx: _Context, items: list[Any]) -> Any:
@@ -551,6 +554,7 @@ def _inject_lost(ctx: _Context) -> None:
     mech = ctx.draft.mechanism
     if mech == "workflow" and ctx.rng.random() < 0.5:  # the loop stops
         tick = _pick(ctx, ctx.judged())
+        ctx.quiet(tick.due)
         for later in [t for t in ctx.delivery.ticks if t.due >= tick.due]:
             for attempt in list(later.attempts):
                 ctx.remove(later, attempt)
@@ -559,12 +563,14 @@ def _inject_lost(ctx: _Context) -> None:
     failed_first = [t for t in ctx.judged() if any(a.role == "retry" and a.recorded for a in t.attempts)]
     if failed_first and ctx.rng.random() < 0.5:  # the retries never come
         tick = ctx.rng.choice(failed_first)
+        ctx.quiet(tick.due, *(a.at for a in tick.attempts))
         for attempt in [a for a in tick.attempts if a.role == "retry"]:
             ctx.remove(tick, attempt)
         tick.complete = False
         ctx.story.append(f"the retries of the tick due {tick.due - T0:.3f} never come")
         return
     tick = _pick(ctx, ctx.judged())
+    ctx.quiet(tick.due, *(a.at for a in tick.attempts))
     if mech in GATED:
         ctx.remove(tick, _delivering(tick))
     else:
@@ -581,6 +587,7 @@ def _inject_duplicated(ctx: _Context) -> None:
     if mech in GATED:
         losers = [a for a in tick.attempts if a.recorded and a.work is False and a.status == 200]
         loser = _pick(ctx, losers)
+        ctx.quiet(loser.at)
         loser.work, loser.role, loser.legit, loser.why = True, "duplicate", False, "two gate winners"
         loser.gate = loser.gate.replace("false", "true") if loser.gate else loser.gate
         ctx.story.append(f"replica {loser.replica} also wins the gate of {tick.due - T0:.3f}")

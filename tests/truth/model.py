@@ -891,10 +891,7 @@ def _bindings(task: Task, world: World, horizon: float) -> Delivery:
     for life in world.of_app("http"):
         runs = _cron_runs(life, world.rng)
         for i, run in enumerate(runs):
-            # The ticks a killed cron skips are counted until its daprd is healthy again (the
-            # fault's end: the new cron starts just before, and fires one period after it).
-            back = life.span_at(run[1]) if i + 1 < len(runs) else None
-            restart = back.end if back is not None else None
+            restart = runs[i + 1][0] if i + 1 < len(runs) else None
             _cron_run(task, schedule, life, run, restart, world, horizon, ticks, attempts)
     if task.mechanism in ("binding-lock", "binding-claim"):
         return _gate(task, schedule, ticks, attempts, world)
@@ -940,7 +937,11 @@ def _cron_run(task: Task, schedule: Schedule, life: ReplicaLife, run: tuple[floa
         due = schedule.next_after(wake)
     if restart is None:
         return  # the replica was stopped for good (scale_in) or the horizon came first
-    while due < min(restart, horizon):  # the killed cron's ticks, skipped until the restart
+    # The killed cron's ticks, skipped until the restart: a cron spec's grid ticks before the new
+    # cron starts; for ``@every`` the old chain's ticks more than half a period before the new
+    # chain's first fire (one period after its start), i.e. round(gap / D) - 1 of them.
+    limit = restart + schedule.every / 2 if schedule.every is not None else restart
+    while due < min(limit, horizon):
         ticks.append(Tick(task.mechanism, due, replica=life.index, complete=True,
                           excuse="kill_daprd", period=period))
         due = due + schedule.every if schedule.every is not None else schedule.next_after(due)

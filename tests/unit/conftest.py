@@ -31,3 +31,14 @@ def _no_processes(monkeypatch: pytest.MonkeyPatch) -> None:
         raise ProcessStarted(f"a unit test started a process: {args[0] if args else kwargs}")
 
     monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The ground-truth properties' effective examples (tests/unit/test_ground_truth.py)."""
+    from tests.truth.effective import summary
+
+    lines = summary()
+    if lines:
+        terminalreporter.section("ground truth: effective examples per property")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -34,7 +34,7 @@ def _no_processes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The ground-truth properties' effective examples (tests/unit/test_ground_truth.py)."""
+    """The ground-truth properties' effective examples (tests/truth/properties.py)."""
     from tests.truth.effective import summary
 
     lines = summary()

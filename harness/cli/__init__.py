@@ -109,6 +109,12 @@ COMMANDS: tuple[Command, ...] = (
             "For each run under results/evidence/ (or the runs named), loads the stored history "
             "and scenario, runs today's checkers and prints every figure or verdict that differs "
             "from the stored summary. Needs no Dapr. Exit status 1 on any difference."),
+    Command("k8s", "start or stop the harness's own Docker engine for a kind cluster",
+            c.K8sArgs, c.k8s,
+            "up: installs docker.io, debootstrap and the CNI plugins (Debian) and starts a "
+            "dockerd of the harness's own (data under the cache, socket under its k8s/run dir, "
+            "ports on 127.0.0.1), timed; down: stops it by its pid. The kind cluster on it is "
+            "not built yet."),
     Command("clean", "end processes a crashed run left behind (by run tag)",
             c.CleanArgs, c.clean),
 )

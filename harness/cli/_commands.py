@@ -444,3 +444,24 @@ def clean(args: CleanArgs) -> int:
         print(f"ended pid {proc.pid} of run {proc.run_id}: {proc.cmdline}")
     print(f"{len(ended)} process(es) ended")
     return 0
+
+
+@dataclass(frozen=True)
+class K8sArgs:
+    action: str = arg(help="up or down", choices=["up", "down"])
+
+
+def k8s(args: K8sArgs) -> int:
+    from harness.cluster.bootstrap import ensure_apt_packages
+    from harness.cluster.docker_engine import (K8S_APT_PACKAGES, docker_host, start_engine,
+                                               stop_engine)
+
+    started = time.monotonic()
+    if args.action == "down":
+        say("stopped the harness's dockerd" if stop_engine() else "no harness dockerd running")
+        return 0
+    ensure_apt_packages(K8S_APT_PACKAGES)
+    paths = start_engine()
+    say(f"Docker engine up in {time.monotonic() - started:.1f} s: "
+        f"DOCKER_HOST={docker_host(paths)}")
+    return 0

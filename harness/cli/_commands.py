@@ -460,8 +460,15 @@ def k8s(args: K8sArgs) -> int:
     if args.action == "down":
         say("stopped the harness's dockerd" if stop_engine() else "no harness dockerd running")
         return 0
+    from harness.cluster.gomod import Progress
+    from harness.cluster.k8s_build import build_kind, build_kube
+
     ensure_apt_packages(K8S_APT_PACKAGES)
     paths = start_engine()
     say(f"Docker engine up in {time.monotonic() - started:.1f} s: "
         f"DOCKER_HOST={docker_host(paths)}")
+    progress = Progress()
+    say(f"kind: {build_kind(progress)}")
+    say(f"Kubernetes binaries: {build_kube(progress)}")
+    say(f"k8s up took {time.monotonic() - started:.1f} s; the node image is not built yet")
     return 0

@@ -20,7 +20,7 @@ from harness.cluster.gomod import Progress, download_module, go
 from harness.paths import cache_dir
 
 __all__ = ["KIND_MODULE", "KIND_VERSION", "KUBE_BINARIES", "KUBE_MODULE", "KUBE_VERSION",
-           "build_kind", "build_kube", "staging_modules", "staging_version"]
+           "build_kind", "build_kube", "kube_ldflags", "staging_modules", "staging_version"]
 
 KIND_MODULE, KIND_VERSION = "sigs.k8s.io/kind", "v0.33.0"
 KUBE_MODULE, KUBE_VERSION = "k8s.io/kubernetes", "v1.37.2"
@@ -40,6 +40,18 @@ def staging_version(kube_version: str) -> str:
     if not match:
         raise ValueError(f"{kube_version}: expected v1.MINOR.PATCH")
     return f"v0.{match.group(1)}.{match.group(2)}"
+
+
+def kube_ldflags(kube_version: str) -> str:
+    """The version stamps hack/lib/version.sh sets: unstamped binaries say v0.0.0, which
+    kubeadm refuses as a control-plane version."""
+    major, minor = kube_version.lstrip("v").split(".")[:2]
+    stamps = {"gitVersion": kube_version, "gitMajor": major, "gitMinor": minor,
+              "gitTreeState": "clean"}
+    return " ".join(["-s -w", *(f"-X {package}.{key}={value}"
+                                for package in ("k8s.io/component-base/version",
+                                                "k8s.io/client-go/pkg/version")
+                                for key, value in stamps.items())])
 
 
 def _env() -> dict[str, str]:
@@ -75,7 +87,7 @@ def build_kube(progress: Progress) -> Path:
         go(["mod", "edit", f"-modfile={modfile}", *edits], cwd=module, env=_env())
         for name in KUBE_BINARIES:
             progress.say(f"building {name} {KUBE_VERSION} (several minutes)")
-            go(["build", f"-modfile={modfile}", "-mod=mod", "-trimpath", "-ldflags", "-s -w",
+            go(["build", f"-modfile={modfile}", "-mod=mod", "-trimpath", "-ldflags", kube_ldflags(KUBE_VERSION),
                 "-o", str(tmp / "bin" / name), f"./cmd/{name}"], cwd=module, env=_env())
         return {"kubernetes": KUBE_VERSION, "staging": staging_version(KUBE_VERSION),
                 "go": go(["version"]).strip()}

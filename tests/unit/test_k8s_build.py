@@ -26,3 +26,11 @@ def test_staging_release_matches_the_kubernetes_release() -> None:
 def test_a_version_not_of_kubernetes_1_is_refused() -> None:
     with pytest.raises(ValueError, match="v2.0.0: expected v1.MINOR.PATCH"):
         staging_version("v2.0.0")
+
+
+def test_binaries_are_stamped_with_their_release() -> None:
+    from harness.cluster.k8s_build import kube_ldflags
+
+    flags = kube_ldflags("v1.37.2")
+    assert "-X k8s.io/component-base/version.gitVersion=v1.37.2" in flags
+    assert "-X k8s.io/component-base/version.gitMinor=37" in flags

@@ -119,6 +119,12 @@ COMMANDS: tuple[Command, ...] = (
             "against each mutant, and writes the share killed and every survivor to "
             "results/mutation.md. No Dapr. Exit status 1 under 90 % killed or with an "
             "unexplained survivor."),
+    Command("k8s", "start or stop the harness's own Docker engine for a kind cluster",
+            c.K8sArgs, c.k8s,
+            "up: installs docker.io, debootstrap and the CNI plugins (Debian) and starts a "
+            "dockerd of the harness's own (data under the cache, socket under its k8s/run dir, "
+            "ports on 127.0.0.1), timed; down: stops it by its pid. The kind cluster on it is "
+            "not built yet."),
     Command("clean", "end processes a crashed run left behind (by run tag)",
             c.CleanArgs, c.clean),
 )

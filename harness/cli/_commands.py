@@ -546,3 +546,31 @@ def clean(args: CleanArgs) -> int:
         print(f"ended pid {proc.pid} of run {proc.run_id}: {proc.cmdline}")
     print(f"{len(ended)} process(es) ended")
     return 0
+
+
+@dataclass(frozen=True)
+class K8sArgs:
+    action: str = arg(help="up or down", choices=["up", "down"])
+
+
+def k8s(args: K8sArgs) -> int:
+    from harness.cluster.bootstrap import ensure_apt_packages
+    from harness.cluster.docker_engine import (K8S_APT_PACKAGES, docker_host, start_engine,
+                                               stop_engine)
+
+    started = time.monotonic()
+    if args.action == "down":
+        say("stopped the harness's dockerd" if stop_engine() else "no harness dockerd running")
+        return 0
+    from harness.cluster.gomod import Progress
+    from harness.cluster.k8s_build import build_kind, build_kube
+
+    ensure_apt_packages(K8S_APT_PACKAGES)
+    paths = start_engine()
+    say(f"Docker engine up in {time.monotonic() - started:.1f} s: "
+        f"DOCKER_HOST={docker_host(paths)}")
+    progress = Progress()
+    say(f"kind: {build_kind(progress)}")
+    say(f"Kubernetes binaries: {build_kube(progress)}")
+    say(f"k8s up took {time.monotonic() - started:.1f} s; the node image is not built yet")
+    return 0

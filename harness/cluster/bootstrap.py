@@ -48,9 +48,11 @@ def missing_imports() -> list[str]:
     return [r for r in required_distributions() if not _satisfied(r)]
 
 
-def ensure_apt_packages() -> None:
-    """apt-get install what is missing (quick when everything is present)."""
-    missing = sorted({pkg for binary, pkg in APT_PACKAGES.items() if shutil.which(binary) is None})
+def ensure_apt_packages(packages: dict[str, str] | None = None) -> None:
+    """apt-get install what is missing of ``packages`` (binary -> package; default
+    APT_PACKAGES), quick when everything is present."""
+    wanted = APT_PACKAGES if packages is None else packages
+    missing = sorted({pkg for binary, pkg in wanted.items() if shutil.which(binary) is None})
     if not missing:
         return
     apt = shutil.which("apt-get")

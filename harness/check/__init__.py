@@ -55,6 +55,7 @@ from harness.check._result import (
 )
 from harness.check._window import FaultWindow, Window, retimed, window_of
 from harness.record.history import History, Trigger
+from harness.scenario.mechanisms import JOBS_API
 from harness.scenario.model import Scenario
 
 __all__ = [
@@ -202,7 +203,8 @@ def metrics(inp: CheckInput) -> CheckerResult:
     live = inp.live or LiveRun()
     ok: dict[str, int] = {}
     for trigger in inp.history.triggers:
-        if trigger.mechanism == "job" and trigger.outcome == "ok":
+        # Both reach the app as Jobs API triggers, which daprd's job counters count.
+        if trigger.mechanism in JOBS_API and trigger.outcome == "ok":
             ok[trigger.name] = ok.get(trigger.name, 0) + 1
     present = {k: v for k, v in live.metrics.items() if v is not None}
     mismatches = cross_check(ok, present)

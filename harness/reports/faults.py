@@ -20,7 +20,7 @@ from tabulate import tabulate
 
 from harness.check import PHASES, Bound, MechanismResult, worst
 from harness.recheck import verdict_now
-from harness.reports.comparison import mechanism_label, plot_timeline
+from harness.reports.comparison import mechanism_label
 from harness.reports.context import (
     CAPTION,
     Context,
@@ -31,6 +31,7 @@ from harness.reports.context import (
     markdown_table,
     unique,
 )
+from harness.reports.plots import plot_run_timeline
 from harness.reports.evidence_log import (
     Replacement,
     TrialsRecord,
@@ -45,7 +46,7 @@ from harness.summary import (
     RunSummary,
     copy_evidence,
     latest_runs,
-    load_run_history,
+    load_stored_run,
 )
 
 __all__ = ["DEFAULT_TRIALS", "FaultRow", "compact_matrix", "fault_rows", "latest_fault_runs",
@@ -495,8 +496,8 @@ def write_faults_report(runs_dir: Path, out_dir: Path, *, trials: int = DEFAULT_
         runs = latest_fault_runs(cited_summaries(runs_dir, out_dir), trials, allow_dirty=allow_dirty)
     document = render_faults(runs, results_dir=out_dir)
     cited = [s for found in runs.values() for s in found]
-    written = [plot_timeline(load_run_history(runs_dir, s.run_id), s,
-                             out_dir / "plots" / f"{s.run_id}-timeline.png") for s in cited]
+    written = [plot_run_timeline(load_stored_run(runs_dir, s.run_id),
+                                 out_dir / "plots" / f"{s.run_id}-timeline.png") for s in cited]
     written += copy_evidence(runs_dir, out_dir / "evidence", cited)
     out = out_dir / "faults.md"
     out.parent.mkdir(parents=True, exist_ok=True)

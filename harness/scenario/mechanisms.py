@@ -13,6 +13,7 @@ from typing import Literal, get_args
 __all__ = [
     "APP_IDS",
     "GATED",
+    "JOBS_API",
     "JOB_TRIGGERED",
     "LAUNCHERS",
     "LOCK_STORE",
@@ -108,6 +109,9 @@ def mechanisms_where(**flags: bool | str) -> frozenset[str]:
 
 SCHEDULER_BACKED = mechanisms_where(scheduler_backed=True)
 JOB_TRIGGERED = mechanisms_where(job_triggers=True)
+# Jobs created through the Jobs API (over HTTP, or through the SDK over gRPC): daprd counts
+# their deliveries in dapr_component_job_success_count.
+JOBS_API = frozenset({"job", "job-sdk"})
 GATED = mechanisms_where(gated=True)
 REDIS_BACKED = mechanisms_where(needs_redis=True)
 TASK_MECHANISMS: tuple[str, ...] = get_args(TaskMechanism)

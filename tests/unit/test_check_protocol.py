@@ -16,11 +16,12 @@ from harness.scenario.model import Expectation, JobSpec, Scenario
 SCENARIO = Scenario(name="p", source=Path("p.yaml"), replicas=1, window_s=10,
                     jobs=(JobSpec(name="j", schedule="@every 2s"),),
                     expect={"job": Expectation(delivery="exactly_once")})
-HISTORY = history(ev("replica_ready", T0 - 5, replica=0), ev("window_start", T0),
-                  ev("window_end", T0 + 10),
-                  ev("job_created", T0 + 0.02, name="j", spec={"schedule": "@every 2s"},
-                     sent_wall=T0, status=204),
-                  *(trig("job", "j", 0, T0 + t + 0.01) for t in (2, 4, 6, 8)))
+RECORDS = (ev("replica_ready", T0 - 5, replica=0), ev("window_start", T0),
+           ev("window_end", T0 + 10),
+           ev("job_created", T0 + 0.02, name="j", spec={"schedule": "@every 2s"},
+              sent_wall=T0, status=204),
+           *(trig("job", "j", 0, T0 + t + 0.01) for t in (2, 4, 6, 8)))
+HISTORY = history(*RECORDS)
 
 
 def test_a_checker_that_raises_gives_unknown_naming_it() -> None:
@@ -73,3 +74,13 @@ def _used_outside() -> set[str]:
 def test_check_exports_exactly_what_callers_use() -> None:
     lazy = {"CheckReport", "check_run"}  # harness/__init__.py exports these lazily
     assert set(check.__all__) == (_used_outside() - {"__all__"}) | lazy
+
+
+def test_the_metrics_cross_check_counts_sdk_jobs_as_jobs() -> None:
+    sdk = history(*RECORDS,
+                  *(trig("job-sdk", "s", 0, T0 + t + 0.01) for t in (3, 5)),
+                  *(trig("reminder", "r", 0, T0 + t + 0.01) for t in (3, 5)))
+    live = check_run(SCENARIO, sdk, LiveRun({JOB_SUCCESS_METRIC: 6.0}))
+    metrics = live.checker("metrics")
+    assert metrics is not None and metrics.details["history_triggers"] == 6
+    assert metrics.reasons == []  # 4 jobs + 2 SDK jobs = daprd's 6; reminders are not jobs here

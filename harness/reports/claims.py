@@ -159,13 +159,13 @@ def _recreated(summary: RunSummary, name: str) -> bool:
 
 def _ticks(entry: MechanismResult | None, recreated: bool = False) -> str | None:
     """Tick-model numbers of a job, when it had ticks or early attempts to show; for a job a
-    POST replaced, the model is its first schedule's, and the text says so."""
+    POST replaced, each creation's schedule is judged from that creation on, and the text says so."""
     if not entry or (not entry.across.ticks and not entry.early):
         return None
     if recreated:
         view = entry.across
-        return (f"tick model of its first schedule (`{entry.schedule}`; the overwrite is not "
-                f"modelled, so ticks the new schedule replaced count as lost): ticks "
+        return (f"judged against the creation in force (`{entry.schedule}` until the overwrite, "
+                f"its new schedule from the overwrite on): ticks "
                 f"{view.ticks}, once {view.once}, lost {view.lost}, duplicated {view.duplicated}")
     late = entry.lateness_ms.get("max")
     if entry.schedule.startswith("dueTime"):  # one-time: one tick, retries aside

@@ -43,11 +43,12 @@ def test_the_bench_says_what_the_missing_recurring_fires_are() -> None:
     assert "does not tell a late fire from a lost one" in text
 
 
-def test_a_claim_whose_run_lost_ticks_shows_them() -> None:
+def test_an_overwritten_job_is_judged_against_the_creation_in_force() -> None:
     rows = claim_rows(load_claim_scenarios(SCENARIOS), stored.latest(), clean_only=True)
     text = render_claims(rows)
     c5b = next(line for line in text.splitlines() if line.startswith("| C5b |"))
-    assert "tick model of its first schedule" in c5b and "lost 1-4" in c5b
+    # The earlier checker judged it against its first schedule only and read lost 1-4.
+    assert "judged against the creation in force" in c5b and "lost 0," in c5b
 
 
 def test_run_prints_the_compact_table_and_keeps_the_wide_one(tmp_path) -> None:

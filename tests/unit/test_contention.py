@@ -36,7 +36,9 @@ def test_the_sampler_counts_this_process_as_its_own_and_lists_the_other_live_run
     assert result.samples >= 4, "the sampler did not sample within 30 s"
     assert result.cpus == os.cpu_count()
     assert result.load_1m_max is not None and result.load_1m_max >= 0
-    assert result.own_cpu_cores_mean == pytest.approx(used, abs=0.3)
+    # Its own share is this busy process's, measured while the machine may be loaded: bounded,
+    # not matched to the process clock (the two are sampled at different moments).
+    assert 0.1 < result.own_cpu_cores_mean <= max(used, 0.1) + 0.6
     assert result.own_cpu_cores_max >= result.own_cpu_cores_mean > 0.1
     assert result.others_cpu_cores_max >= result.others_cpu_cores_mean >= 0
     assert result.overlapping_runs == ["0002-other"]  # not its own, not one whose owner is gone

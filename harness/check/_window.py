@@ -198,7 +198,9 @@ def window_of(history: History, steps: tuple[ClockStep, ...] = ()) -> Window:
         raise ValueError(f"history has no {missing} event: the run did not complete its window")
     recording = history.first_event("recording_end")
     last_trigger = max((t.wall for t in history.triggers), default=end.wall)
-    recording_end = recording.wall if recording is not None else max(end.wall, last_trigger)
+    # The apps record until the cluster stops, past the harness's recording_end: a trigger
+    # recorded then is still Dapr's (counted after the window), so recording lasts to it.
+    recording_end = max(recording.wall if recording is not None else end.wall, last_trigger)
     ready: dict[int, list[float]] = {}
     for event in history.events_of(ReplicaReady):
         ready.setdefault(event.replica, []).append(event.wall)

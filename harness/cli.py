@@ -62,6 +62,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
     from harness.bench.native import ensure_benchtool
 
     print(f"[setup] benchtool (null sink, native load generator): {ensure_benchtool()}", flush=True)
+    from harness.cluster.toxiproxy import ensure_toxiproxy
+
+    print(f"[setup] toxiproxy (network faults): {ensure_toxiproxy(Progress())}", flush=True)
     print(f"[setup] {docker_scheduler_status()}", flush=True)
     return 0
 
@@ -290,12 +293,15 @@ def cmd_recheck(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from harness.cluster.reaper import reap
+    from harness.cluster.reaper import reap, reap_run_tables
 
     ended = reap(args.run_ids or None)
     for proc in ended:
         print(f"ended pid {proc.pid} of run {proc.run_id}: {proc.cmdline}")
-    print(f"{len(ended)} process(es) ended")
+    tables = reap_run_tables(args.run_ids or None)
+    for table in tables:
+        print(f"removed nftables table {table.name} of run {table.run_id}")
+    print(f"{len(ended)} process(es) ended, {len(tables)} nftables table(s) removed")
     return 0
 
 
@@ -496,7 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "stored summary. Needs no Dapr. Exit status 1 on any difference.")
     recheck.add_argument("runs", nargs="*", metavar="RUN_ID", help="run ids (default: all evidence)")
     recheck.set_defaults(func=cmd_recheck)
-    clean = sub.add_parser("clean", help="end processes a crashed run left behind (by run tag)")
+    clean = sub.add_parser("clean", help="end processes and remove nftables tables a crashed run "
+                           "left behind (by run tag)")
     clean.add_argument("run_ids", nargs="*", metavar="RUN_ID",
                        help="end every process of these runs (default: all whose harness is gone)")
     clean.set_defaults(func=cmd_clean)

@@ -45,10 +45,11 @@ from harness.record.history import HistoryWriter, load_history
 from harness.drive.nemesis import Nemesis
 from harness.record.rundir import RunDir, new_run_dir, runs_base
 from harness.drive.tasks import TaskDriver, install_task_bindings
+from harness.scenario.faults import links_used, tools_used
 from harness.scenario.model import Scenario
 from harness.summary import DaprInfo, Provenance, RunSummary, assemble_summary
 
-__all__ = ["RunResult", "harness_commit", "machine", "provenance", "run_scenario"]
+__all__ = ["RunResult", "harness_commit", "machine", "network_options", "provenance", "run_scenario"]
 
 PROGRESS_EVERY_S = 5.0
 
@@ -257,6 +258,15 @@ def _drive(cluster: Cluster, scenario: Scenario, run: RunDir, history: HistoryWr
         tasks.close()
 
 
+def network_options(scenario: Scenario) -> dict[str, Any]:
+    """What the scenario's faults need of the network (nothing for a run without network
+    faults): the links they act on go through proxies, member cuts need the kernel table; with
+    several Scheduler members, each logs the triggers it sends (who sent a duplicate)."""
+    return {"proxied_links": links_used([(f.kind, f.link) for f in scenario.faults]),
+            "member_cuts": "nftables" in tools_used([f.kind for f in scenario.faults]),
+            "trigger_log": scenario.schedulers > 1}
+
+
 def _runtime_for(scenario: Scenario, runtime: DaprRuntime | None,
                  dapr_version: str | None) -> DaprRuntime:
     """The Dapr asked for (argument, then the scenario's dapr_version), else the one given."""
@@ -293,7 +303,7 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
                            grpc_replicas=scenario.grpc_replicas,
                            tasks=[t.model_dump() for t in scenario.tasks],
                            redis=scenario.needs_redis, launcher=launch.launcher,
-                           cli=launch.cli)
+                           cli=launch.cli, **network_options(scenario))
         if progress:
             progress(f"{scenario.name}: starting {scenario.replicas} replica(s) ({run.root})")
         t0 = time.monotonic()

@@ -19,8 +19,9 @@ __all__ = ["APT_PACKAGES", "ensure_apt_packages", "ensure_python_packages", "mis
            "required_distributions"]
 
 # Debian packages the runs need: the real Redis that the reminder, workflow, binding-lock and
-# binding-claim mechanisms use (harness/cluster/redis.py). binary -> package.
-APT_PACKAGES = {"redis-server": "redis-server"}
+# binding-claim mechanisms use (harness/cluster/redis.py), and nft, which cuts Scheduler members
+# apart in network-fault runs (harness/cluster/netcut.py). binary -> package.
+APT_PACKAGES = {"redis-server": "redis-server", "nft": "nftables"}
 
 
 def required_distributions() -> list[str]:

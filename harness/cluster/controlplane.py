@@ -20,6 +20,7 @@ import yaml
 from harness.cluster.flags import binary_flags
 from harness.cluster.health import LOOPBACK, READY_TIMEOUT_S, exited
 from harness.cluster.metrics import metric_total
+from harness.cluster.netcut import MemberCuts, member_gids
 from harness.cluster.preflight import PortTaken
 from harness.cluster.process import CliProcess, ManagedProcess, stop_all
 from harness.cluster.redis import redis_service
@@ -33,8 +34,11 @@ from harness.cluster.replicas import (
 )
 from harness.cluster.runtime import DaprRuntime
 from harness.cluster.services import placement_service, scheduler_cluster
+from harness.cluster.toxiproxy import LinkProxies
+from harness.cluster.triggerlog import TRIGGER_LOG_LEVEL, member_trigger_events
 from harness.cluster.versions import SIDECAR_METRIC_SINCE, version_key
 from harness.cluster.wait import DeadlineExceeded, wait_until
+from harness.cluster.watchdog import owner_start_time
 from harness.paths import REPO_ROOT
 from harness.cluster.components import install_redis_components
 from harness.record.history import HistoryWriter
@@ -69,8 +73,15 @@ class Cluster:
         if self.redis is not None:
             install_redis_components(run.resources, self.redis.address)
         self.placement = placement_service(runtime, run, options.log_level)
-        self.schedulers = scheduler_cluster(runtime, run, options.schedulers, options.log_level)
+        # Network faults: proxies on the links they act on, a kernel table for member cuts.
+        self.proxies = LinkProxies(run, options.proxied_links)
+        gids = member_gids(run.run_id, options.schedulers) if options.member_cuts else None
+        member_level = TRIGGER_LOG_LEVEL if options.trigger_log else options.log_level
+        self.schedulers = scheduler_cluster(runtime, run, options.schedulers, member_level, gids)
         self.scheduler = self.schedulers[0]
+        self.cuts = None if gids is None else MemberCuts(
+            run.run_id, gids, [s.owned_ports() for s in self.schedulers], os.getpid(),
+            owner_start_time(os.getpid()))
         # `dapr run -f`: one CLI for every replica; DAPR_RUNTIME_PATH, since in multi-app mode
         # the CLI ignores --runtime-path when it looks for daprd (tried with CLI v1.18.0).
         self.multi_app: CliProcess | None = None
@@ -86,9 +97,27 @@ class Cluster:
         self.write_multi_app_file()
 
     def _replica(self, index: int, group: AppGroup = HTTP_GROUP) -> Replica:
+        """A replica whose daprd dials each service at its own address (through its own
+        proxy where the link is proxied)."""
+        name, route = f"replica-{index}", self.proxies.route
+        schedulers = ",".join(route(name, "scheduler", f"scheduler-{m}", s.address)
+                              for m, s in enumerate(self.schedulers))
         return Replica(index, ReplicaOptions(
-            self.options, self.runtime, self.run, self.placement.address,
-            self.scheduler_addresses, self.resources_for(group), self.multi_app), group)
+            self.options, self.runtime, self.run,
+            route(name, "placement", "placement", self.placement.address), schedulers,
+            self._replica_resources(name, group), self.multi_app,
+            lambda port: route(name, "app", "app", f"{LOOPBACK}:{port}")), group)
+
+    def _replica_resources(self, name: str, group: AppGroup) -> Path:
+        """The group's resources, or with the Redis link proxied, a copy whose Redis
+        components name this replica's proxy."""
+        shared = self.resources_for(group)
+        if self.redis is None or "redis" not in self.proxies.links or group.protocol != "http":
+            return shared
+        own = self.run.root / f"resources-{name}"
+        shutil.copytree(shared, own, dirs_exist_ok=True)
+        install_redis_components(own, self.proxies.route(name, "redis", "redis", self.redis.address))
+        return own
     # -- lifecycle ---------------------------------------------------------------------------
     def resources_for(self, group: AppGroup) -> Path:
         """The resources dir of a group's sidecars (the gRPC app's is empty)."""
@@ -110,6 +139,9 @@ class Cluster:
     def start(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         started = time.monotonic()
         self._start_redis(timeout_s)
+        self.proxies.start(timeout_s)
+        if self.cuts is not None:
+            self.cuts.install()  # before the members: every connection between them is marked
         self.placement.start()
         for scheduler in self.schedulers:
             scheduler.start()
@@ -193,7 +225,11 @@ class Cluster:
                 self.multi_app.stop(grace_s)
             stop_all([*(s.process for s in self.schedulers), self.placement.process,
                       *([self.redis.process] if self.redis else [])], grace_s)
+            self._record_member_triggers()
         finally:
+            self.proxies.stop(grace_s)
+            if self.cuts is not None:
+                self.cuts.remove()
             for process in self.processes():  # reservations of processes never started
                 if process.ports is not None:
                     process.ports.release()
@@ -212,6 +248,14 @@ class Cluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _record_member_triggers(self) -> None:
+        """member_trigger events from the members' logs (triggerlog.py), once they stopped."""
+        if not self.options.trigger_log:
+            return
+        for member, scheduler in enumerate(self.schedulers):
+            for event in member_trigger_events(scheduler.process.log_path, member):
+                self.history.append(event)
 
     # -- topology changes (the nemesis uses these) ------------------------------------------
     def add_replica(self, timeout_s: float = READY_TIMEOUT_S) -> Replica:
@@ -257,10 +301,12 @@ class Cluster:
         procs = [self.placement.process, *(s.process for s in self.schedulers)]
         procs += [self.redis.process] if self.redis else []
         procs += [self.multi_app] if self.multi_app is not None else []
+        procs += [self.proxies.process] if self.proxies.process is not None else []
         return procs + [p for r in self.all_replicas for p in r.processes]
 
     def owned_ports(self) -> list[int]:
         ports = self.placement.owned_ports() + (self.redis.owned_ports() if self.redis else [])
+        ports += self.proxies.owned_ports()
         for scheduler in self.schedulers:
             ports += scheduler.owned_ports()
         return ports + [p for r in self.all_replicas for p in r.owned_ports()]
@@ -278,10 +324,10 @@ class Cluster:
             apps.append({
                 "appID": r.app_id, "appDirPath": str(app_dir),
                 "appPort": r.app_port, "appProtocol": r.group.protocol, "daprHTTPPort": r.http_port,
-                "resourcesPath": str(self.resources_for(r.group)),
+                "resourcesPath": str(r.options.resources),
                 "daprGRPCPort": r.grpc_port, "daprInternalGRPCPort": r.internal_port,
-                "metricsPort": r.metrics_port, "placementHostAddress": self.placement.address,
-                "schedulerHostAddress": self.scheduler_addresses, "logLevel": self.log_level,
+                "metricsPort": r.metrics_port, "placementHostAddress": r.options.placement_address,
+                "schedulerHostAddress": r.options.scheduler_addresses, "logLevel": self.log_level,
                 "appLogDestination": "console", "daprdLogDestination": "console",
                 "command": r.app_argv, "env": r.app_env,
             })

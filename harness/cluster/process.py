@@ -72,6 +72,7 @@ class ManagedProcess:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         ports: PortReservation | None = None,
+        group: int | None = None,
     ) -> None:
         self.name = name
         self.argv = [str(a) for a in argv]
@@ -80,6 +81,8 @@ class ManagedProcess:
         self.env = dict(env or {})
         self.cwd = cwd
         self.ports = ports
+        # A group id of its own (the kernel tells its packets apart by it: netcut.py).
+        self.group = group
         self._popen: subprocess.Popen[bytes] | None = None
         self.started_wall: float | None = None
         self.log_offset = 0  # size of the log when the process last started
@@ -106,7 +109,7 @@ class ManagedProcess:
         try:
             self._popen = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=env, cwd=self.cwd, start_new_session=True,
+                env=env, cwd=self.cwd, start_new_session=True, group=self.group,
             )
         except OSError as exc:
             raise ProcessError(f"cannot start {self.name} ({self.argv[0]}): {exc}") from exc

@@ -2,7 +2,8 @@
 
 Only processes whose environment has RUN_TAG_ENV are candidates, and only those whose owner (the
 harness that started them) is gone, or that belong to the run ids asked for. Nothing is matched
-by name. An owner counts as gone when no process has its pid, or the one that has it started at
+by name. The same goes for the nftables tables of runs (harness/cluster/netcut.py: the table's
+name carries its run and owner). An owner counts as gone when no process has its pid, or the one that has it started at
 another time (the pid was reused). Every start of the harness (the CLI, a run, a pytest
 session) calls ``reap_orphans``, so a run whose runner and watchdog were both killed is cleaned
 up by the next start at the latest.
@@ -17,10 +18,23 @@ from dataclasses import dataclass
 
 import psutil
 
+from harness.cluster.netcut import RunTable, reap_tables
 from harness.cluster.process import OWNER_ENV, OWNER_START_ENV, RUN_TAG_ENV
 from harness.cluster.watchdog import owner_start_time
 
-__all__ = ["TaggedProcess", "reap", "reap_orphans", "tagged_processes"]
+__all__ = ["TaggedProcess", "owner_gone", "reap", "reap_orphans", "reap_run_tables",
+           "tagged_processes"]
+
+
+def owner_gone(owner: int | None, owner_start: str | None) -> bool:
+    """No process has the owner's pid, or the one that has it started at another time."""
+    if owner is None:
+        return True
+    try:
+        started = owner_start_time(owner)
+    except psutil.NoSuchProcess:
+        return True
+    return owner_start is not None and started != owner_start
 
 
 @dataclass(frozen=True)
@@ -33,13 +47,7 @@ class TaggedProcess:
 
     @property
     def orphaned(self) -> bool:
-        if self.owner is None:
-            return True
-        try:
-            started = owner_start_time(self.owner)
-        except psutil.NoSuchProcess:
-            return True
-        return self.owner_start is not None and started != self.owner_start
+        return owner_gone(self.owner, self.owner_start)
 
 
 def tagged_processes(run_ids: Iterable[str] | None = None) -> list[TaggedProcess]:
@@ -84,12 +92,22 @@ def reap(run_ids: Iterable[str] | None = None, grace_s: float = 3.0) -> list[Tag
     return victims
 
 
+def reap_run_tables(run_ids: Iterable[str] | None = None) -> list[RunTable]:
+    """Remove the nftables tables of the given runs, or of runs whose owner is gone."""
+    return reap_tables(lambda t: owner_gone(t.owner, t.owner_start), run_ids)
+
+
 def reap_orphans(say: Callable[[str], None]) -> list[TaggedProcess]:
-    """End what runs whose runner is gone left running; say so in one line if anything was."""
+    """End what runs whose runner is gone left running, and remove their nftables tables;
+    say so in one line if anything was."""
     ended = reap()
     if ended:
         runs = sorted({p.run_id for p in ended})
         pids = ", ".join(str(p.pid) for p in ended)
         say(f"ended {len(ended)} process(es) left by {len(runs)} run(s) whose runner is gone: "
             f"{', '.join(runs)} (pids {pids})")
+    tables = reap_run_tables()
+    if tables:
+        say(f"removed {len(tables)} nftables table(s) left by run(s) whose runner is gone: "
+            + ", ".join(t.name for t in tables))
     return ended

@@ -86,6 +86,11 @@ class ClusterOptions:
     # Another app in place of the recording sample app (argv for a port), e.g. the
     # benchmarks' null sink; it must answer GET /healthz with 200.
     app_command: Callable[[int], list[str]] | None = None
+    # Network faults: the links routed through Toxiproxy (faults.py LINKS), a kernel table to
+    # cut Scheduler members apart, and members that log every trigger they send.
+    proxied_links: frozenset[str] = frozenset()
+    member_cuts: bool = False
+    trigger_log: bool = False
 
     def __post_init__(self) -> None:
         if self.replicas < 0 or self.grpc_replicas < 0 or self.replicas + self.grpc_replicas < 1:
@@ -114,6 +119,9 @@ class ReplicaOptions:
     resources: Path  # the group's resources dir
     # `dapr run -f`: the one CLI that owns every replica's processes
     multi_app: CliProcess | None = None
+    # The address daprd dials for the app listening on a port (a proxy's when the app link
+    # is proxied); None: the app's own.
+    app_route: Callable[[int], str] | None = None
 
 
 class Replica:
@@ -129,6 +137,8 @@ class Replica:
         self.app_port, self.http_port, self.grpc_port, self.internal_port, self.metrics_port = (
             self.ports.ports
         )
+        route = options.app_route
+        self.daprd_app_port = int(route(self.app_port).rsplit(":", 1)[1]) if route else self.app_port
         self.name = name = f"replica-{index}"
         self.flag_notes: list[str] = []
         token_env = {"APP_API_TOKEN": cluster.api_token} if cluster.api_token else {}
@@ -211,7 +221,7 @@ class Replica:
         o = self.options
         return [
             str(o.runtime.binary("daprd")), f"--app-id={self.app_id}",
-            f"--app-port={self.app_port}", f"--app-protocol={self.group.protocol}",
+            f"--app-port={self.daprd_app_port}", f"--app-protocol={self.group.protocol}",
             f"--app-channel-address={LOOPBACK}", f"--dapr-http-port={self.http_port}",
             f"--dapr-grpc-port={self.grpc_port}", f"--dapr-internal-grpc-port={self.internal_port}",
             f"--dapr-internal-grpc-listen-address={LOOPBACK}", f"--dapr-listen-addresses={LOOPBACK}",
@@ -228,7 +238,7 @@ class Replica:
         o = self.options
         return [
             "dapr", "run", f"--runtime-path={o.runtime.root.parent}",
-            f"--app-id={self.app_id}", f"--app-port={self.app_port}",
+            f"--app-id={self.app_id}", f"--app-port={self.daprd_app_port}",
             f"--app-protocol={self.group.protocol}",
             f"--app-channel-address={LOOPBACK}", f"--dapr-http-port={self.http_port}",
             f"--dapr-grpc-port={self.grpc_port}", f"--dapr-internal-grpc-port={self.internal_port}",

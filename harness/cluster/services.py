@@ -80,9 +80,9 @@ def placement_service(runtime: DaprRuntime, run: RunDir, log_level: str = "info"
 
 
 def scheduler_service(runtime: DaprRuntime, run: RunDir, log_level: str = "info",
-                      member: str = "dapr-scheduler-server-0") -> DaprService:
+                      member: str = "dapr-scheduler-server-0", group: int | None = None) -> DaprService:
     ports = PortReservation(5)
-    return _scheduler(runtime, run, log_level, member, ports, None, "scheduler")
+    return _scheduler(runtime, run, log_level, member, ports, None, "scheduler", group=group)
 
 
 def _etcd_flags(binary: Path, member: str, initial_cluster: str, client_ports: str,
@@ -102,17 +102,22 @@ def _etcd_flags(binary: Path, member: str, initial_cluster: str, client_ports: s
 
 
 def scheduler_cluster(runtime: DaprRuntime, run: RunDir, members: int = 1,
-                      log_level: str = "info") -> list[DaprService]:
+                      log_level: str = "info",
+                      groups: Sequence[int] | None = None) -> list[DaprService]:
     """``members`` schedulers forming one embedded etcd cluster (1 = the single scheduler).
 
     Member i has id ``dapr-scheduler-server-{i}``, its own ports and data dir, and an
     ``--etcd-initial-cluster`` that lists every member with its peer port, so all of them must
-    be started before any can be healthy (etcd needs a quorum).
+    be started before any can be healthy (etcd needs a quorum). ``groups``: a group id per
+    member to run it under (so the kernel can cut one member off from another: netcut.py).
     """
     if members < 1:
         raise ValueError(f"members must be >= 1, got {members}")
+    gids: list[int | None] = list(groups) if groups is not None else [None] * members
+    if len(gids) != members:
+        raise ValueError(f"one group per member: {members} members, {len(gids)} groups")
     if members == 1:
-        return [scheduler_service(runtime, run, log_level)]
+        return [scheduler_service(runtime, run, log_level, group=gids[0])]
     ids = [f"dapr-scheduler-server-{i}" for i in range(members)]
     reservations = [PortReservation(5) for _ in ids]
     initial = ",".join(f"{member}=http://{LOOPBACK}:{ports.ports[4]}"
@@ -120,13 +125,14 @@ def scheduler_cluster(runtime: DaprRuntime, run: RunDir, members: int = 1,
     clients = ",".join(f"{member}={ports.ports[3]}"
                        for member, ports in zip(ids, reservations, strict=True))
     return [_scheduler(runtime, run, log_level, member, ports, initial, f"scheduler-{i}",
-                       clients, members)
+                       clients, members, gids[i])
             for i, (member, ports) in enumerate(zip(ids, reservations, strict=True))]
 
 
 def _scheduler(runtime: DaprRuntime, run: RunDir, log_level: str, member: str,
                ports: PortReservation, initial_cluster: str | None, name: str,
-               client_ports: str | None = None, members: int = 1) -> DaprService:
+               client_ports: str | None = None, members: int = 1,
+               group: int | None = None) -> DaprService:
     port, healthz, metrics, etcd_client, etcd_peer = ports.ports
     initial_cluster = initial_cluster or f"{member}=http://{LOOPBACK}:{etcd_peer}"
     client_ports = client_ports or f"{member}={etcd_client}"
@@ -146,7 +152,8 @@ def _scheduler(runtime: DaprRuntime, run: RunDir, log_level: str, member: str,
     ]
     argv = fitted_argv(name, argv, notes)
     run.note_command(argv, comment=f"{name} (embedded etcd, member {member})")
-    process = ManagedProcess(name, argv, run_id=run.run_id, log_path=run.log(name), ports=ports)
+    process = ManagedProcess(name, argv, run_id=run.run_id, log_path=run.log(name), ports=ports,
+                             group=group)
     service = DaprService(process, port=port, healthz_port=healthz, metrics_port=metrics,
                           other_ports=[etcd_client, etcd_peer], flag_notes=notes)
     return service

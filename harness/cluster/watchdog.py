@@ -3,15 +3,17 @@
 The first ManagedProcess a harness process starts also starts one watchdog for that harness
 process (the "owner"). The watchdog waits on a pidfd of the owner, so it wakes the moment the
 owner exits, however it exits (SIGKILL, OOM kill, closed terminal, normal exit), and then ends the
-process group of every process tagged with that owner: SIGTERM, then SIGKILL after a short grace,
-all within ``GRACE_S`` + a scan.
+process group of every process tagged with that owner (Toxiproxy servers included): SIGTERM,
+then SIGKILL after a short grace, all within ``GRACE_S`` + a scan; and removes every nftables
+table the owner made (its name carries the owner: harness/cluster/netcut.py).
 
 Why not PR_SET_PDEATHSIG on each child: Linux sends it when the *thread* that forked the child
 exits, and the nemesis restarts processes from short-lived threads, which would kill the
 restarted process as soon as its thread ends. The pidfd is tied to the owner process itself.
 
 Run as ``python -m harness.cluster.watchdog OWNER_PID OWNER_START``; it imports only the
-standard library, psutil and ``harness.paths``, and carries no run tag itself (the reaper must never count it).
+standard library, psutil, ``harness.paths`` and ``harness.cluster.netcut`` (standard library
+only), and carries no run tag itself (the reaper must never count it).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 
 import psutil
 
+from harness.cluster.netcut import NftError, reap_tables
 from harness.paths import REPO_ROOT
 
 # The tags every process the harness starts carries (set by harness/cluster/process.py): the run,
@@ -122,6 +125,10 @@ def _wait_for_exit(owner: int, start: str, poll_s: float = 0.1) -> None:
 def watch(owner: int, start: str) -> int:
     _wait_for_exit(owner, start)
     end_groups(_owned_groups(owner, start, OWNER_ENV, OWNER_START_ENV))
+    try:
+        reap_tables(lambda table: table.owner == owner and table.owner_start == start)
+    except NftError:
+        pass  # no nft here, so no table either
     return 0
 
 

@@ -1,29 +1,17 @@
-"""The nemesis: faults from a scenario, carried out with the control plane's primitives.
+"""The nemesis: faults from a scenario on the run's timeline, each kind carried out by its
+entry in harness/drive/injections.py (which says what it does when it starts and ends).
 
 Each fault writes ``fault_start`` and ``fault_end`` events to the history (attrs ``fault``,
-``target`` and, where they apply, ``replica`` or ``member``), so the checker and the plots can
-relate triggers to it. ``fault_end`` is written once the harness has undone the fault (e.g. a
-killed daprd restarted and healthy again). After that a watch records ``fault_recovered``
-(attr ``seconds`` since ``fault_end``) when every running scheduler member counts every
-replica's sidecar as connected again, which is when Dapr can deliver jobs again; a fault that
-cannot be carried out writes ``fault_error`` and fails the run.
+``target`` and, where they apply, ``replica``, ``member``, ``link`` or ``sides``), so the checker
+and the plots can relate triggers to it. ``fault_end`` is written once the harness has undone
+the fault (e.g. a killed daprd restarted and healthy again). After that a watch records
+``fault_recovered`` (attr ``seconds`` since ``fault_end``) when every running scheduler member
+counts every replica's sidecar as connected again, which is when Dapr can deliver jobs again; a
+fault that cannot be carried out writes ``fault_error`` and fails the run.
 
-Kinds (``replica`` picks the replica, ``member`` the scheduler member; default 0; ``follow:
-reminder`` picks, when the fault starts, the replica that received the latest reminder, i.e.
-the actor's host):
-
-- ``kill_daprd``: SIGKILL the replica's daprd; restart it after ``duration_s`` (at once if none).
-- ``kill_app``: SIGKILL the replica's app; restart it after ``duration_s`` (at once if none).
-- ``app_down``: stop the app gracefully, its daprd stays up; restart it after ``duration_s``.
-- ``pause_replica``: SIGSTOP the app and daprd; SIGCONT after ``duration_s``.
-- ``kill_scheduler``: SIGKILL a scheduler member; restart it on the same data dir and ports after
-  ``duration_s`` (at once if none).
-- ``stop_scheduler``: stop a scheduler member gracefully (SIGINT); restart it after ``duration_s``.
-- ``app_failing`` / ``app_slow``: the app answers every trigger with 500 / after 5 s, for
-  ``duration_s``.
-- ``scale_out``: add a replica (its index is the next free one). ``scale_in``: stop one.
-- ``restart_redis``: SIGKILL the run's Redis; start it again on its port and data dir (its
-  append-only file) after ``duration_s`` (at once if none).
+``replica`` picks the replica, ``member`` the scheduler member (default 0; a link fault without
+them acts on every replica's or member's links); ``follow: reminder`` picks, when the fault
+starts, the replica that received the latest reminder, i.e. the actor's host.
 
 Under the ``dapr-run`` launcher the faults hit the daprd and app that `dapr run` started, and the
 CLI reacts as it does for a user: when its daprd or its app exits it ends the other one and
@@ -41,21 +29,15 @@ from dataclasses import dataclass
 import httpx
 
 from harness.cluster.controlplane import Cluster
-from harness.cluster.replicas import Replica
-from harness.scenario.faults import FAULTS
-from harness.scenario.mechanisms import mechanisms_where
+from harness.drive.injections import steps_for
 from harness.record.history import load_history
+from harness.scenario.faults import FAULTS
 from harness.scenario.model import FaultSpec
 
 __all__ = ["FaultAction", "Nemesis", "fault_actions"]
 
-SLOW_DELAY_MS = 5_000
-FAILING_STATUS = 500
 RECOVERY_TIMEOUT_S = 90.0
 RECOVERY_POLL_S = 0.2
-# Triggers whose answer the HTTP app's rules steer (app_failing / app_slow); the workflow
-# activity and the gRPC app's job-sdk handler are not steered by these faults.
-_HTTP_APP_MECHANISMS = sorted(mechanisms_where(over_http=True))
 
 
 @dataclass(frozen=True)
@@ -63,74 +45,6 @@ class FaultAction:
     at_s: float
     label: str
     act: Callable[[], None]
-
-
-def _set_handlers(replica: Replica, rules: list[dict[str, object]]) -> None:
-    response = httpx.put(f"http://127.0.0.1:{replica.app_port}/_harness/handlers", json=rules,
-                         headers=replica.app_headers, timeout=5.0)
-    response.raise_for_status()
-
-
-def _restart_app(replica: Replica) -> None:
-    replica.app.start()
-    replica.wait_ready()
-
-
-def _restart_daprd(replica: Replica) -> None:
-    replica.daprd.start()
-    replica.wait_ready()
-
-
-def _pause(replica: Replica) -> None:
-    for process in replica.workers:
-        process.pause()
-
-
-def _resume(replica: Replica) -> None:
-    for process in replica.workers:
-        process.resume()
-    replica.wait_ready()
-
-
-def _begin_end(cluster: Cluster, fault: FaultSpec) -> tuple[Callable[[], None], Callable[[], None] | None]:
-    """What to do when the fault starts and (for faults with a duration) when it ends."""
-    target = cluster.replica(fault.replica or 0) if FAULTS[fault.kind].target == "replica" else None
-    scheduler = cluster.schedulers[fault.member or 0]
-    match fault.kind:
-        case "kill_daprd":
-            assert target
-            return target.daprd.kill, lambda: _restart_daprd(target)
-        case "kill_app":
-            assert target
-            return target.app.kill, lambda: _restart_app(target)
-        case "app_down":
-            assert target
-            return target.app.stop, lambda: _restart_app(target)
-        case "pause_replica":
-            assert target
-            return lambda: _pause(target), lambda: _resume(target)
-        case "kill_scheduler":
-            return scheduler.process.kill, scheduler.restart
-        case "stop_scheduler":
-            return scheduler.process.stop, scheduler.restart
-        case "app_failing" | "app_slow":
-            assert target
-            rule: dict[str, object] = {"mechanism": "job", "name": "*"}
-            rule |= {"status": FAILING_STATUS} if fault.kind == "app_failing" else {"delay_ms": SLOW_DELAY_MS}
-            rules = [{**rule, "mechanism": m} for m in _HTTP_APP_MECHANISMS]
-            return (lambda: _set_handlers(target, rules),
-                    lambda: _set_handlers(target, list(cluster.app_handlers)))
-        case "scale_out":
-            return (lambda: cluster.add_replica() and None), None
-        case "scale_in":
-            assert target
-            return lambda: cluster.remove_replica(target.index), None
-        case "restart_redis":
-            redis = cluster.redis
-            if redis is None:
-                raise ValueError("restart_redis in a run without Redis")
-            return redis.process.kill, redis.restart
-    raise ValueError(f"unknown fault kind {fault.kind!r}")
 
 
 def _resolve_follow(cluster: Cluster, fault: FaultSpec) -> FaultSpec:
@@ -144,14 +58,30 @@ def _resolve_follow(cluster: Cluster, fault: FaultSpec) -> FaultSpec:
     return fault.model_copy(update={"replica": max(latest, key=lambda t: t.wall).replica})
 
 
-def _target(cluster: Cluster, fault: FaultSpec) -> tuple[str, dict[str, int]]:
+def _target(cluster: Cluster, fault: FaultSpec) -> tuple[str, dict[str, object]]:
     """The fault's target as a label and as event attrs (decided when the fault starts)."""
-    if fault.kind == "restart_redis":
+    target = FAULTS[fault.kind].target
+    if target == "redis":
         return "redis", {}
-    if FAULTS[fault.kind].target == "scheduler":
+    if target == "scheduler":
         member = fault.member or 0
         label = "scheduler" if len(cluster.schedulers) == 1 else f"scheduler-{member}"
         return label, {"member": member}
+    if target == "link":
+        link = fault.link or "scheduler"
+        client = "every replica" if fault.replica is None else f"replica-{fault.replica}"
+        peer = link if link != "scheduler" else (
+            "every member" if fault.member is None else f"scheduler-{fault.member}")
+        where = {k: v for k, v in (("replica", fault.replica), ("member", fault.member))
+                 if v is not None}
+        return f"{client} to {peer}", {"link": link, **where}
+    if fault.kind == "partition":
+        sides = [list(side) for side in fault.sides or ()]
+        cut = " -> " if fault.one_way else " | "
+        return cut.join(",".join(side) for side in sides), {"sides": sides,
+                                                            "one_way": fault.one_way}
+    if target == "cluster" and fault.kind != "scale_out":
+        return ("replicas" if fault.kind == "rolling_update_app" else "schedulers"), {}
     index = len(cluster.all_replicas) if fault.kind == "scale_out" else (fault.replica or 0)
     return f"replica-{index}", {"replica": index}
 
@@ -248,7 +178,8 @@ def fault_actions(cluster: Cluster, fault: FaultSpec, *, watch: _RecoveryWatch |
         resolved = _resolve_follow(cluster, fault)
         label, where = _target(cluster, resolved)
         attrs.update(target=label, **where)
-        steps["begin"], steps["end"] = _begin_end(cluster, resolved)
+        chosen = steps_for(cluster, resolved)
+        steps["begin"], steps["end"] = chosen.begin, chosen.end
 
     def start() -> None:
         attrs.update(fault=fault.kind, target=f"follow {fault.follow}" if fault.follow else None)

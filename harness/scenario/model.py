@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.scenario.faults import FaultKind
+from harness.scenario.faults import FaultKind, Link
 from harness.scenario.mechanisms import REDIS_BACKED, Launcher, Mechanism, TaskMechanism
 from harness.errors import UserError
 
@@ -171,6 +171,15 @@ class FaultSpec(_Strict):
     # Instead of `replica`: hit the replica that received this mechanism's latest trigger when
     # the fault starts (placement decides which replica hosts the reminder's actor).
     follow: Literal["reminder", "workflow"] | None = None
+    # Network faults (harness/scenario/faults.py says which kind takes which field):
+    link: Link | None = None  # the daprd links a toxic acts on (default: to the Scheduler)
+    latency_ms: int | None = Field(default=None, ge=0, le=60_000)  # latency: added delay
+    jitter_ms: int | None = Field(default=None, ge=0, le=60_000)  # latency: +/- spread
+    rate_kb_s: int | None = Field(default=None, ge=1, le=1_000_000)  # bandwidth: the cap
+    # partition: the sides, each a list of nodes (replica-N, scheduler-N); links between
+    # nodes of different sides are cut, nodes left out keep every link.
+    sides: tuple[tuple[str, ...], ...] | None = None
+    one_way: bool = False  # partition: only what the first side sends to the second is cut
 
 
 class ApiCall(_Strict):

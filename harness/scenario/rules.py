@@ -14,7 +14,7 @@ from typing import Any
 
 
 import harness.scenario.schedule as _schedule
-from harness.scenario.faults import FAULTS, fault_kinds
+from harness.scenario.faults import FAULTS, LINKS, PARAMS, fault_kinds, kinds_with_param
 from harness.scenario.mechanisms import REDIS_BACKED, TASK_MECHANISMS
 from harness.paths import COMPONENTS_DIR
 from harness.scenario.model import (
@@ -290,19 +290,27 @@ def _check_faults(scenario: Scenario) -> None:
             raise _error(scenario.source, f"{where}.kind", "no Redis in this scenario", fault.kind,
                          "restart_redis only with a task of mechanism "
                          + ", ".join(sorted(REDIS_BACKED)))
-        if FAULTS[fault.kind].needs_duration:
+        spec = FAULTS[fault.kind]
+        if spec.needs_duration:
             _check_duration(scenario, where, fault)
-        _check_fault_target(scenario, where, fault)
+        if scenario.schedulers < spec.min_schedulers:
+            raise _error(scenario.source, f"{where}.kind", f"{fault.kind} needs "
+                         f"{spec.min_schedulers} or more scheduler members", fault.kind,
+                         f"schedulers: {spec.min_schedulers} or more, or another kind")
+        _check_fault_params(scenario, where, fault)
         _check_fault_follow(scenario, where, fault)
+        if fault.link == "redis" and not scenario.needs_redis:
+            raise _error(scenario.source, f"{where}.link", "no Redis in this scenario", fault.link,
+                         ", ".join(link for link in LINKS if link != "redis"))
+        if fault.sides is not None:
+            _check_sides(scenario, f"{where}.sides", fault.sides, fault.one_way)
 
 
 def _check_fault_follow(scenario: Scenario, where: str, fault: FaultSpec) -> None:
     if fault.follow is None:
         return
-    if fault.replica is not None or FAULTS[fault.kind].target != "replica":
-        problem = ("both replica and follow" if fault.replica is not None
-                   else f"{fault.kind} has no replica target")
-        raise _error(scenario.source, f"{where}.follow", problem, fault.follow,
+    if fault.replica is not None:
+        raise _error(scenario.source, f"{where}.follow", "both replica and follow", fault.follow,
                      "follow only on a replica fault, without replica")
     if not any(t.mechanism == fault.follow for t in scenario.tasks):
         raise _error(scenario.source, f"{where}.follow", "no task of this mechanism",
@@ -310,18 +318,45 @@ def _check_fault_follow(scenario: Scenario, where: str, fault: FaultSpec) -> Non
                                                     & {"reminder", "workflow"})) or "nothing")
 
 
-def _check_fault_target(scenario: Scenario, where: str, fault: FaultSpec) -> None:
-    if fault.replica is not None and FAULTS[fault.kind].target != "replica":
-        raise _error(scenario.source, f"{where}.replica", f"{fault.kind} has no replica target",
-                     fault.replica, "null (leave replica out)")
-    if fault.member is None:
-        return
-    if fault.kind not in SCHEDULER_FAULTS:
-        raise _error(scenario.source, f"{where}.member", f"{fault.kind} has no scheduler member",
-                     fault.member, "null; member is for " + " and ".join(sorted(SCHEDULER_FAULTS)))
-    if fault.member >= scenario.schedulers:
+def _param_set(fault: FaultSpec, param: str) -> bool:
+    value = getattr(fault, param)
+    return value is not None and value is not False
+
+
+def _check_fault_params(scenario: Scenario, where: str, fault: FaultSpec) -> None:
+    """Each kind takes the fields its catalog entry names, and needs its required ones."""
+    spec = FAULTS[fault.kind]
+    for param in PARAMS:
+        if _param_set(fault, param) and param not in spec.params:
+            kinds = ", ".join(sorted(kinds_with_param(param)))
+            raise _error(scenario.source, f"{where}.{param}", f"{fault.kind} has no {param}",
+                         getattr(fault, param), f"null (leave {param} out); {param} is for {kinds}")
+        if param in spec.required and not _param_set(fault, param):
+            raise _error(scenario.source, f"{where}.{param}", f"{fault.kind} needs {param}",
+                         _NOTHING, f"a {param} (see harness/scenario/faults.py)")
+    if fault.member is not None and fault.member >= scenario.schedulers:
         raise _error(scenario.source, f"{where}.member", "no such scheduler member", fault.member,
                      f"0..{scenario.schedulers - 1} (below schedulers={scenario.schedulers})")
+    if fault.member is not None and fault.link not in (None, "scheduler"):
+        raise _error(scenario.source, f"{where}.member", f"the {fault.link} link has no member",
+                     fault.member, "null, or link: scheduler")
+
+
+def _check_sides(scenario: Scenario, where: str, sides: Sequence[Sequence[str]],
+                 one_way: bool) -> None:
+    nodes = [f"replica-{i}" for i in range(scenario.total_replicas)]
+    nodes += [f"scheduler-{i}" for i in range(scenario.schedulers)]
+    named = [node for side in sides for node in side]
+    if len(sides) < 2 or any(not side for side in sides) or (one_way and len(sides) != 2):
+        raise _error(scenario.source, where, "a partition needs two or more non-empty sides "
+                     "(exactly two when one_way)", [list(s) for s in sides],
+                     "e.g. [[scheduler-0, scheduler-1, replica-0], [scheduler-2, replica-1]]")
+    for node in named:
+        if node not in nodes:
+            raise _error(scenario.source, where, "no such node", node, ", ".join(nodes))
+        if named.count(node) > 1:
+            raise _error(scenario.source, where, "a node on two sides", node,
+                         "each node on one side at most")
 
 
 def _check_duration(scenario: Scenario, where: str, fault: FaultSpec) -> None:

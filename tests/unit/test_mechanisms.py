@@ -408,7 +408,7 @@ def test_follow_without_a_trigger_is_a_fault_error(tmp_path: Path) -> None:
     ({"kind": "kill_daprd", "at_s": 5, "follow": "reminder", "replica": 1},
      "faults[0].follow: both replica and follow"),
     ({"kind": "kill_scheduler", "at_s": 5, "follow": "reminder"},
-     "faults[0].follow: kill_scheduler has no replica target"),
+     "faults[0].follow: kill_scheduler has no follow"),
     ({"kind": "kill_daprd", "at_s": 5, "follow": "job"}, "faults[0].follow: not an allowed value"),
 ])
 def test_bad_follow_fails_with_one_line(tmp_path: Path, fault: dict[str, Any],

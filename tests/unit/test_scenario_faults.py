@@ -39,7 +39,7 @@ def test_one_scheduler_is_the_default(tmp_path: Path) -> None:
     ({"schedulers": 3, "faults": [{"kind": "stop_scheduler", "at_s": 1, "duration_s": 2,
                                    "member": 3}]}, "faults[0].member", "0..2"),
     ({"faults": [{"kind": "kill_daprd", "at_s": 1, "member": 0}]}, "faults[0].member",
-     "member is for kill_scheduler and stop_scheduler"),
+     "member is for bandwidth, blackhole, kill_scheduler"),
     ({"faults": [{"kind": "kill_scheduler", "at_s": 1, "replica": 1}]}, "faults[0].replica",
      "leave replica out"),
     ({"faults": [{"kind": "scale_out", "at_s": 1, "replica": 0}]}, "faults[0].replica",

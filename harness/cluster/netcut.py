@@ -1,0 +1,207 @@
+"""Cuts between Scheduler members in the kernel: one nftables table per run.
+
+Scheduler members talk to each other over their embedded etcd's peer and client ports, and
+every member must see the same peer URLs, so no proxy can stand between two of them. All of
+it is on 127.0.0.1, where ports alone cannot say which member sent a packet (the dialing side
+uses an ephemeral port). So each member runs under a group id of its own (``member_gids``),
+the run's table marks every connection with the group of the member that opened it, and a cut
+of "a sends nothing to b" drops what a's sockets send on
+
+- connections a opened to one of b's ports (``meta skgid a``, ``tcp dport`` in b's ports), and
+- connections b opened to one of a's ports (``meta skgid a``, ``ct mark b``, ``tcp sport`` in
+  a's ports).
+
+A two-way cut is both directions. Every rule names the run's own ports, so nothing else on the
+machine is touched. The table is made before the members start (so that every connection
+between them is marked) and removed when the cluster stops. Its name carries the run id and
+the harness process that made it (pid and start time), so the watchdog removes it the moment
+that process dies, and ``clean`` or the next start of the harness removes a table whose owner
+is gone (``reap_tables``).
+
+Standard library only (and the ``nft`` command, Debian's ``nftables``): the watchdog imports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["FAMILY", "TABLE_PREFIX", "MemberCuts", "NftError", "RunTable", "cut_rules",
+           "member_gids", "nft", "pairs_between", "reap_tables", "remove_tables", "run_tables", "table_name"]
+
+FAMILY = "inet"
+TABLE_PREFIX = "dapr-harness"
+_GID_BASE = 0x60000000  # far above any group a system assigns
+_GID_SLOTS = 1_000_000  # runs: each gets 8 consecutive group ids
+_CHAIN, _CUTS = "output", "cuts"
+
+
+class NftError(RuntimeError):
+    pass
+
+
+def nft(commands: list[dict[str, object]] | None = None, *args: str) -> dict[str, object]:
+    """Run ``nft -j``: a JSON batch on stdin (one transaction) or a listing command."""
+    binary = shutil.which("nft")
+    if binary is None:
+        raise NftError("nft is not installed (Debian package nftables; `python3 -m harness "
+                       "setup` installs it)")
+    payload = json.dumps({"nftables": commands}) if commands is not None else None
+    argv = [binary, "-j", *(["-f", "-"] if payload is not None else args)]
+    proc = subprocess.run(argv, input=payload, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise NftError(f"`{' '.join(argv)}` failed: {proc.stderr.strip()[:500]}")
+    return json.loads(proc.stdout) if proc.stdout.strip() else {}
+
+
+def table_name(run_id: str, owner: int, owner_start: str) -> str:
+    return f"{TABLE_PREFIX}.{owner}.{owner_start.replace('.', '_')}.{run_id}"
+
+
+@dataclass(frozen=True)
+class RunTable:
+    name: str
+    run_id: str
+    owner: int
+    owner_start: str
+
+    @classmethod
+    def parse(cls, name: str) -> RunTable | None:
+        parts = name.split(".", 3)
+        if len(parts) != 4 or parts[0] != TABLE_PREFIX or not parts[1].isdigit():
+            return None
+        return cls(name, parts[3], int(parts[1]), parts[2].replace("_", "."))
+
+
+def run_tables(run_ids: Iterable[str] | None = None) -> list[RunTable]:
+    """The harness's tables (of the given runs); none when nft is not installed."""
+    if shutil.which("nft") is None:
+        return []
+    wanted = set(run_ids) if run_ids is not None else None
+    listing = nft(None, "list", "tables", FAMILY)
+    found = []
+    for item in listing.get("nftables", []):  # type: ignore[union-attr]
+        table = RunTable.parse(item.get("table", {}).get("name", "")) if isinstance(item, dict) else None
+        if table is not None and (wanted is None or table.run_id in wanted):
+            found.append(table)
+    return found
+
+
+def remove_tables(tables: Sequence[RunTable]) -> None:
+    for table in tables:
+        try:
+            nft([{"delete": {"table": {"family": FAMILY, "name": table.name}}}])
+        except NftError:
+            continue  # removed meanwhile by another cleaner
+
+
+def reap_tables(orphaned: Callable[[RunTable], bool],
+                run_ids: Iterable[str] | None = None) -> list[RunTable]:
+    """Remove the tables of the given runs, or (none given) those ``orphaned`` says are."""
+    run_ids = list(run_ids) if run_ids is not None else None
+    victims = [t for t in run_tables(run_ids) if run_ids is not None or orphaned(t)]
+    remove_tables(victims)
+    return victims
+
+
+def member_gids(run_id: str, members: int) -> list[int]:
+    """A group id per member, distinct from other runs' (a hash of the run id picks the slot)."""
+    slot = int(hashlib.sha256(run_id.encode()).hexdigest(), 16) % _GID_SLOTS
+    return [_GID_BASE + slot * 8 + i for i in range(members)]
+
+
+def _match(left: dict[str, object], right: object) -> dict[str, object]:
+    return {"match": {"op": "==", "left": left, "right": right}}
+
+
+def _ports(ports: Sequence[int]) -> dict[str, object]:
+    return {"set": sorted(ports)}
+
+
+def cut_rules(sender_gid: int, sender_ports: Sequence[int], receiver_gid: int,
+              receiver_ports: Sequence[int]) -> list[list[dict[str, object]]]:
+    """The two rules that drop what one member sends another (see the module's docstring)."""
+    skgid = _match({"meta": {"key": "skgid"}}, sender_gid)
+    return [
+        [skgid, _match({"payload": {"protocol": "tcp", "field": "dport"}}, _ports(receiver_ports)),
+         {"drop": None}],
+        [skgid, _match({"ct": {"key": "mark"}}, receiver_gid),
+         _match({"payload": {"protocol": "tcp", "field": "sport"}}, _ports(sender_ports)),
+         {"drop": None}],
+    ]
+
+
+class MemberCuts:
+    """The run's table: connections marked by the member that opened them, and the cuts in
+    force (directed member pairs; overlapping faults each hold theirs)."""
+
+    def __init__(self, run_id: str, gids: Sequence[int], ports: Sequence[Sequence[int]],
+                 owner: int, owner_start: str) -> None:
+        if len(gids) != len(ports):
+            raise ValueError("one group id and one port list per member")
+        self.gids, self.ports = list(gids), [list(p) for p in ports]
+        self.name = table_name(run_id, owner, owner_start)
+        self._active: Counter[tuple[int, int]] = Counter()
+        self.installed = False
+
+    def _table(self) -> dict[str, str]:
+        return {"family": FAMILY, "table": self.name}
+
+    def install(self) -> None:
+        """The table, its marking rules and the (empty) chain of cuts."""
+        mark = [[_match({"ct": {"key": "state"}}, "new"),
+                 _match({"meta": {"key": "skgid"}}, gid),
+                 {"mangle": {"key": {"ct": {"key": "mark"}}, "value": gid}}] for gid in self.gids]
+        chain = {**self._table(), "name": _CHAIN, "type": "filter", "hook": "output",
+                 "prio": 0, "policy": "accept"}
+        commands: list[dict[str, object]] = [
+            {"add": {"table": {"family": FAMILY, "name": self.name}}},
+            {"add": {"chain": chain}},
+            {"add": {"chain": {**self._table(), "name": _CUTS}}},
+            *({"add": {"rule": {**self._table(), "chain": _CHAIN, "expr": expr}}} for expr in mark),
+            {"add": {"rule": {**self._table(), "chain": _CHAIN,
+                              "expr": [{"jump": {"target": _CUTS}}]}}},
+        ]
+        nft(commands)
+        self.installed = True
+
+    def cut(self, pairs: Iterable[tuple[int, int]]) -> None:
+        """Drop what member a sends member b, for each (a, b)."""
+        self._active.update(set(pairs))
+        self._apply()
+
+    def heal(self, pairs: Iterable[tuple[int, int]]) -> None:
+        self._active.subtract(set(pairs))
+        self._active = +self._active  # drop pairs no fault holds any more
+        self._apply()
+
+    @property
+    def active(self) -> frozenset[tuple[int, int]]:
+        return frozenset(self._active)
+
+    def _apply(self) -> None:
+        """The chain of cuts replaced in one transaction: the pairs in force, nothing else."""
+        commands: list[dict[str, object]] = [{"flush": {"chain": {**self._table(), "name": _CUTS}}}]
+        for a, b in sorted(self._active):
+            for expr in cut_rules(self.gids[a], self.ports[a], self.gids[b], self.ports[b]):
+                commands.append({"add": {"rule": {**self._table(), "chain": _CUTS, "expr": expr}}})
+        nft(commands)
+
+    def remove(self) -> None:
+        if self.installed:
+            remove_tables([RunTable(self.name, "", 0, "")])
+            self.installed = False
+
+
+def pairs_between(sides: Sequence[Iterable[int]], one_way: bool = False) -> set[tuple[int, int]]:
+    """Directed pairs cut between sides of members: each way between every two sides, or
+    only from the first side to the second when ``one_way``."""
+    groups = [list(side) for side in sides]
+    return {(a, b) for i, left in enumerate(groups) for j, right in enumerate(groups)
+            if i != j and (not one_way or (i, j) == (0, 1)) for a in left for b in right}
+

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,22 +24,33 @@ from harness.check import (
     MechanismResult,
     worst,
 )
-from harness.scenario.model import Scenario
+from harness.errors import UserError
+from harness.record.history import History, load_history
+from harness.scenario.model import FaultSpec, Scenario
 
 __all__ = [
     "SCHEMA_VERSION",
     "assemble_summary",
     "DaprInfo",
+    "NoRuns",
+    "FaultRecord",
+    "is_evidence_dir",
+    "with_asked",
     "Provenance",
     "RunSummary",
     "copy_evidence",
     "latest_per_scenario",
     "latest_runs",
+    "load_run_history",
     "load_summaries",
     "load_summary",
 ]
 
 SCHEMA_VERSION = 2
+
+
+class NoRuns(UserError, ValueError):
+    """A report was asked for and no run it could cite exists (the message says how to make one)."""
 
 
 class _Model(BaseModel):
@@ -77,6 +89,38 @@ class Provenance(_Model):
         return self.commit is not None and not self.dirty
 
 
+class FaultRecord(_Model):
+    """A fault as the harness carried it out (measured) beside what the scenario asked for."""
+
+    kind: str
+    target: str = ""
+    replica: int | None = None
+    member: int | None = None
+    start_s: float = 0.0
+    end_s: float = 0.0
+    duration_s: float = 0.0  # measured: from the fault's start until the harness had undone it
+    recovered_s: float | None = None
+    recovery_s: float | None = None  # from the fault's end until every sidecar was connected
+    asked_at_s: float | None = None  # the scenario's ``at_s``
+    asked_duration_s: float | None = None  # the scenario's ``duration_s`` (None: undone at once)
+    asked_known: bool = False  # whether the asked values were paired with the scenario's fault
+
+
+def with_asked(faults: Sequence[FaultRecord], specs: Sequence[FaultSpec]) -> list[FaultRecord]:
+    """Each carried-out fault paired with the scenario's fault of the same kind, in start order
+    (one spec may stand for several faults when the nemesis hits more than one target)."""
+    out = []
+    for fault in faults:
+        same = [s for s in specs if s.kind == fault.kind]
+        if fault.asked_known or not same:
+            out.append(fault)
+            continue
+        spec = min(same, key=lambda s: abs(s.at_s - fault.start_s))
+        out.append(fault.model_copy(update={"asked_at_s": spec.at_s, "asked_known": True,
+                                            "asked_duration_s": spec.duration_s}))
+    return out
+
+
 class RunSummary(_Model):
     schema_version: int = SCHEMA_VERSION
     run_id: str
@@ -102,7 +146,7 @@ class RunSummary(_Model):
     timings: dict[str, float] = Field(default_factory=dict)
     mechanisms: list[MechanismResult] = Field(default_factory=list)
     metrics_check: dict[str, Any] = Field(default_factory=dict)
-    faults: list[dict[str, Any]] = Field(default_factory=list)
+    faults: list[FaultRecord] = Field(default_factory=list)
     calls: list[CallResult] = Field(default_factory=list)
     expect_jobs: list[JobExpectResult] = Field(default_factory=list)
     job_triggers: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -128,7 +172,8 @@ def assemble_summary(report: CheckReport, scenario: Scenario, *, run_id: str,
         grace_s=round(report.window.grace_s, 3), passed=all(c.valid for c in checkers),
         verdict=worst([c.verdict for c in checkers]), checkers=checkers,
         mechanisms=report.mechanisms,
-        faults=[f.to_dict(report.window.start) for f in report.window.faults],
+        faults=with_asked([FaultRecord.model_validate(f.to_dict(report.window.start))
+                           for f in report.window.faults], scenario.faults),
         calls=report.calls, expect_jobs=report.job_expectations,
         job_triggers=report.job_triggers, claims=[c.model_dump() for c in scenario.all_claims],
         **meta,
@@ -139,12 +184,57 @@ def load_summary(path: Path) -> RunSummary:
     return RunSummary.model_validate_json(path.read_text(encoding="utf-8"))
 
 
+def _stored_scenario(path: Path) -> Scenario | None:
+    try:
+        return Scenario.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _loaded(summary_path: Path, scenario_path: Path) -> RunSummary:
+    """A summary, its faults paired with the scenario's (summaries written before the pairing
+    existed carry only what was measured)."""
+    summary = load_summary(summary_path)
+    if summary.faults and not all(f.asked_known for f in summary.faults):
+        scenario = _stored_scenario(scenario_path)
+        if scenario is not None:
+            summary = summary.model_copy(update={"faults": with_asked(summary.faults,
+                                                                      scenario.faults)})
+    return summary
+
+
+def is_evidence_dir(directory: Path) -> bool:
+    """Whether ``directory`` is laid out as ``results/evidence/`` (``<run_id>.json`` files)
+    rather than as a runs directory (``<run_id>/summary.json``)."""
+    return not any(directory.glob("*/summary.json")) and any(directory.glob("*.history.jsonl.gz"))
+
+
 def load_summaries(runs_dir: Path) -> list[RunSummary]:
-    """Every ``<runs_dir>/*/summary.json``, sorted by run id; dirs without one are skipped."""
+    """Every run's summary under ``runs_dir``, sorted by run id: ``<run>/summary.json`` of a
+    runs directory, or ``<run>.json`` of an evidence directory (what the reports cite, so they
+    can be rendered again from the committed evidence alone)."""
     if not runs_dir.is_dir():
         return []
-    return sorted((load_summary(p) for p in runs_dir.glob("*/summary.json")),
-                  key=lambda s: s.run_id)
+    if is_evidence_dir(runs_dir):
+        found = [_loaded(p, runs_dir / f"{p.stem}.scenario.json")
+                 for p in runs_dir.glob("*.json") if p.name.count(".") == 1]
+    else:
+        found = [_loaded(p, p.parent / "scenario.json") for p in runs_dir.glob("*/summary.json")]
+    return sorted(found, key=lambda s: s.run_id)
+
+
+def load_run_history(runs_dir: Path, run_id: str) -> History:
+    """A run's history from a runs directory or from an evidence directory (compressed)."""
+    plain = runs_dir / run_id / "history.jsonl"
+    if plain.exists():
+        return load_history(plain)
+    archived = runs_dir / f"{run_id}.history.jsonl.gz"
+    if not archived.exists():
+        raise FileNotFoundError(f"no history of run {run_id} under {runs_dir}")
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "history.jsonl"
+        target.write_bytes(gzip.decompress(archived.read_bytes()))
+        return load_history(target)
 
 
 def latest_runs(summaries: Iterable[RunSummary], scenario: str, count: int = 1,
@@ -171,6 +261,9 @@ def copy_evidence(runs_dir: Path, evidence_dir: Path, summaries: Sequence[RunSum
     ``python3 -m harness recheck`` can recompute its verdicts."""
     evidence_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    if runs_dir.resolve() == evidence_dir.resolve():  # rendered from the evidence itself
+        return [evidence_dir / f"{s.run_id}{suffix}" for s in summaries
+                for suffix in (".json", ".scenario.json", ".history.jsonl.gz")]
     for summary in summaries:
         target = evidence_dir / f"{summary.run_id}.json"
         summary.write(target)

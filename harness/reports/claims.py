@@ -20,9 +20,10 @@ from typing import Any
 
 import yaml
 
-from harness.check import CallResult, MechanismResult
-from harness.reports.comparison import commit_cell
-from harness.summary import RunSummary, copy_evidence, latest_runs, load_summaries
+from harness.check import Bound, CallResult, MechanismResult
+from harness.reports.context import Context, commit_cell, context_of, context_table
+from harness.reports.evidence_log import cited_summaries
+from harness.summary import RunSummary, copy_evidence, latest_runs
 from harness.scenario.model import Claim, Scenario
 from harness.scenario.loading import load_scenario
 
@@ -156,17 +157,23 @@ def _recreated(summary: RunSummary, name: str) -> bool:
                for c in summary.calls)
 
 
-def _ticks(entry: MechanismResult | None) -> str | None:
-    """Tick-model numbers of a job, when it had ticks or early attempts to show."""
+def _ticks(entry: MechanismResult | None, recreated: bool = False) -> str | None:
+    """Tick-model numbers of a job, when it had ticks or early attempts to show; for a job a
+    POST replaced, the model is its first schedule's, and the text says so."""
     if not entry or (not entry.across.ticks and not entry.early):
         return None
+    if recreated:
+        view = entry.across
+        return (f"tick model of its first schedule (`{entry.schedule}`; the overwrite is not "
+                f"modelled, so ticks the new schedule replaced count as lost): ticks "
+                f"{view.ticks}, once {view.once}, lost {view.lost}, duplicated {view.duplicated}")
     late = entry.lateness_ms.get("max")
     if entry.schedule.startswith("dueTime"):  # one-time: one tick, retries aside
-        return (f"{entry.early} early"
+        return (f"{Bound(entry.early_low, entry.early)} early"
                 + (f", first {_num(late, 1)} ms after its due time" if late is not None else ""))
     view = entry.across
     return (f"ticks {view.ticks}: once {view.once}, lost {view.lost}, duplicated "
-            f"{view.duplicated}, early {entry.early}"
+            f"{view.duplicated}, early {Bound(entry.early_low, entry.early)}"
             + (f", lateness ≤ {_num(late, 1)} ms" if late is not None else ""))
 
 
@@ -210,7 +217,7 @@ def _job_text(summary: RunSummary, name: str) -> str:
     elif mechanism is not None:
         parts.append(f"{mechanism.triggers} triggers, {_num(mechanism.triggers_per_tick, 2)} per "
                      "tick, per replica " + "/".join(str(v) for v in mechanism.per_replica.values()))
-    if not _recreated(summary, name) and (ticks := _ticks(mechanism)):
+    if ticks := _ticks(mechanism, _recreated(summary, name)):
         parts.append(ticks)
     windows = _windows(summary, name)
     if windows:
@@ -234,7 +241,7 @@ def evidence_text(row: ClaimRow) -> str:
     summary = row.summary
     if summary is None:
         return "no run yet"
-    parts = [f"{summary.replicas} replica(s), window {_num(summary.window_s)} s"]
+    parts = []
     if text := _calls_text(row.claim, summary):
         parts.append(text)
     parts += [_job_text(summary, name) for name in row.claim.jobs]
@@ -263,6 +270,17 @@ def _run_cell(row: ClaimRow, scenarios_link: str) -> str:
         return f"{link}, no run"
     run_id = row.summary.run_id
     return f"{link}, run [{run_id}](evidence/{run_id}.json)"
+
+
+def _context(row: ClaimRow) -> Context:
+    """The claim's run: its Dapr, replicas, window, commit, and the schedules it cites."""
+    if row.summary is None:
+        return Context("-", "-", "-", "-", "-")
+    names = {*row.claim.jobs, *row.claim.bindings}
+    cited = [e for e in row.summary.mechanisms if e.name in names]
+    context = context_of(row.summary, cited)
+    return context if cited else Context(context.dapr, context.replicas, "-", context.window,
+                                         context.commit)
 
 
 def _header(rows: Sequence[ClaimRow], generated_at: str) -> list[str]:
@@ -310,15 +328,16 @@ def render_claims(rows: Sequence[ClaimRow], *, generated_at: str | None = None,
     """The whole claims document (Markdown)."""
     generated_at = generated_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     lines = [*_header(rows, generated_at), "", "## How to read", "", HOW_TO_READ, "",
-             "## Claims", "",
-             "| claim | where stated | what it says | what we observed | verdict | scenario and run |",
-             "|---|---|---|---|---|---|"]
+             "## Claims", ""]
+    cells = []
     for row in rows:
         observed = f"{_cell(row.claim.observed)}<br>**Run:** {_cell(evidence_text(row))}"
         verdict = row.verdict if row.verdict in (CHANGED, NOT_RUN) else f"**{row.verdict}**"
-        lines.append(f"| {row.claim.id} | {_cell(row.claim.source)} | "
-                     f"{_cell(row.claim.statement)} | {observed} | {verdict} | "
-                     f"{_run_cell(row, scenarios_link)} |")
+        cells.append([row.claim.id, _cell(row.claim.source), _cell(row.claim.statement),
+                      observed, verdict, _run_cell(row, scenarios_link)])
+    lines.append(context_table(["claim", "where stated", "what it says", "what we observed",
+                                "verdict", "scenario and run"], cells,
+                               [_context(row) for row in rows]))
     differs = [row for row in rows
                if row.claim.source.startswith("dapr-facts") and row.verdict != "holds"]
     lines += ["", "## Where Dapr differs from dapr-facts.md", ""]
@@ -335,7 +354,7 @@ def write_claims(runs_dir: Path, out_dir: Path, scenarios_dir: Path, *,
     scenarios = load_claim_scenarios(scenarios_dir)
     if not scenarios:
         raise ValueError(f"no claim scenarios under {scenarios_dir}")
-    rows = claim_rows(scenarios, load_summaries(runs_dir), clean_only=not allow_dirty)
+    rows = claim_rows(scenarios, cited_summaries(runs_dir, out_dir), clean_only=not allow_dirty)
     cited = list({r.summary.run_id: r.summary for r in rows if r.summary is not None}.values())
     written = copy_evidence(runs_dir, out_dir / "evidence", cited)
     doc = out_dir / "claims.md"

@@ -7,7 +7,9 @@ from typing import Any
 
 from tabulate import tabulate
 
-from harness.check import MechanismResult
+from harness.errors import UserError
+from harness.check import Bound, MechanismResult
+from harness.reports.context import commit_cell, replicas_cell, schedules_cell
 from harness.summary import RunSummary, load_summary
 
 __all__ = ["UnknownRun", "compare_runs", "find_summary"]
@@ -17,7 +19,7 @@ FIELDS = ("ticks", "attempts", "deliveries", "retries", "triggers_per_tick", "on
 LATENESS = ("p50", "p99", "max")
 
 
-class UnknownRun(LookupError):
+class UnknownRun(UserError, LookupError):
     pass
 
 
@@ -48,6 +50,8 @@ def _value(entry: MechanismResult | None, field: str) -> Any:
     if field in ("ticks", "once", "duplicated", "lost"):
         value = getattr(entry.across, field)
         return value if isinstance(value, int) else str(value)
+    if field == "early":
+        return str(Bound(entry.early_low, entry.early))
     return getattr(entry, field)
 
 
@@ -62,8 +66,10 @@ def compare_runs(a: RunSummary, b: RunSummary) -> str:
     context = [[key, a_val, b_val] for key, a_val, b_val in (
         ("run", a.run_id, b.run_id), ("scenario", a.scenario, b.scenario),
         ("Dapr", a.dapr.version, b.dapr.version),
-        ("harness commit", a.provenance.commit, b.provenance.commit),
-        ("replicas", a.replicas, b.replicas), ("window (s)", a.window_s, b.window_s),
+        ("harness commit", commit_cell(a), commit_cell(b)),
+        ("replicas", replicas_cell(a), replicas_cell(b)),
+        ("schedule", schedules_cell(a.mechanisms), schedules_cell(b.mechanisms)),
+        ("window (s)", a.window_s, b.window_s),
         ("verdict", a.verdict, b.verdict))]
     rows = []
     ea, eb = _entries(a), _entries(b)

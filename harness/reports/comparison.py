@@ -20,9 +20,17 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tabulate import tabulate
 
-from harness.check import MechanismResult
-from harness.record.history import History, Trigger, load_history
-from harness.summary import RunSummary, copy_evidence, latest_per_scenario, load_summaries
+from harness.check import Bound, MechanismResult
+from harness.record.history import History, Trigger
+from harness.reports.context import CAPTION, commit_cell, faults_cell, replicas_cell
+from harness.reports.evidence_log import cited_summaries
+from harness.summary import (
+    NoRuns,
+    RunSummary,
+    copy_evidence,
+    latest_per_scenario,
+    load_run_history,
+)
 
 __all__ = [
     "DEFAULT_TITLE",
@@ -33,14 +41,16 @@ __all__ = [
     "plot_lateness",
     "plot_timeline",
     "render_comparison",
+    "terminal_tables",
     "update_readme",
     "write_reports",
+    "write_wide_table",
 ]
 
 DEFAULT_TITLE = "Jobs API vs cron binding across replicas"
 TABLE_HEADERS = [
     "scenario", "Dapr", "mechanism", "name", "replicas", "schedule", "window (s)", "ticks",
-    "attempts", "deliveries", "retries", "triggers/tick", "per replica", "exactly once",
+    "attempts", "deliveries", "retries", "attempts/tick", "recorded per replica (with grace)", "exactly once",
     "duplicated", "lost", "early", "per-replica view (once/dup/lost of n)",
     "before/after window", "unexplained", "lateness p50 (ms)", "p99 (ms)", "max (ms)",
     "drift (ms/tick)", "faults", "verdict", "commit", "run id",
@@ -54,7 +64,7 @@ _MECHANISM_STYLE = {  # mechanism -> (marker, colour, y offset within a replica'
 def _history_of(runs_dir: Path, run_id: str) -> tuple[History, str | None]:
     """A run's history, or an empty one and the reason it could not be read."""
     try:
-        return load_history(runs_dir / run_id / "history.jsonl"), None
+        return load_run_history(runs_dir, run_id), None
     except (OSError, ValueError) as exc:
         return History(triggers=(), events=()), f"history unreadable: {exc}"
 
@@ -94,23 +104,6 @@ def _per_replica_view(entry: MechanismResult) -> str:
     return f"{view.once}/{view.duplicated}/{view.lost} of {view.ticks}"
 
 
-def faults_cell(summary: RunSummary) -> str:
-    """The faults as carried out: kind, target, start and (when it lasted) duration."""
-    parts = []
-    for fault in summary.faults:
-        where = ("" if fault.get("replica") is None else f" r{fault['replica']}") + (
-            "" if fault.get("member") is None else f" member {fault['member']}")
-        lasted = float(fault.get("duration_s") or 0)
-        lasting = f" for {lasted:.0f}s" if lasted >= 1 else ""
-        parts.append(f"{fault.get('kind', '?')}{where} @{_cell(float(fault.get('start_s', 0)))}s{lasting}")
-    return ", ".join(parts) or "-"
-
-
-def commit_cell(summary: RunSummary) -> str:
-    source = summary.provenance
-    return f"{source.commit or '?'}{' (dirty)' if source.dirty else ''}"
-
-
 def _run_cell(run_id: str, link_evidence: bool) -> str:
     return f"[{run_id}](evidence/{run_id}.json)" if link_evidence else run_id
 
@@ -121,6 +114,11 @@ def mechanism_label(entry: MechanismResult, summary: RunSummary) -> str:
     adapted = entry.mechanism == "workflow" and any(
         "durabletask" in str(a) for a in summary.dapr.adaptations)
     return f"{entry.mechanism} (durabletask-go v0.12.1 adaptation)" if adapted else entry.mechanism
+
+
+def _early(entry: MechanismResult) -> Bound:
+    """Early attempts under the kind and the strict reading."""
+    return Bound(entry.early_low, entry.early)
 
 
 def _drift(entry: MechanismResult) -> str:
@@ -135,7 +133,7 @@ def _row(summary: RunSummary, entry: MechanismResult, link_evidence: bool) -> li
         _cell(entry.across.ticks), _cell(entry.attempts), _cell(entry.deliveries),
         _cell(entry.retries), f"{entry.triggers_per_tick:.1f}", _per_replica(entry),
         str(entry.across.once), str(entry.across.duplicated), str(entry.across.lost),
-        _cell(entry.early), _per_replica_view(entry),
+        str(_early(entry)), _per_replica_view(entry),
         f"{acc.before_window}/{acc.after_window}", _cell(acc.early + acc.unexplained),
         _ms(late.get("p50")), _ms(late.get("p99")), _ms(late.get("max")), _drift(entry),
         faults_cell(summary), _cell(entry.verdict), commit_cell(summary),
@@ -411,11 +409,11 @@ def write_reports(runs_dir: Path, out_dir: Path, *, title: str = DEFAULT_TITLE,
                   run_ids: Sequence[str] | None = None, allow_dirty: bool = False) -> list[Path]:
     """Write ``comparison.md``, plots and evidence copies for the latest run of each comparison
     scenario (from a clean tree unless ``allow_dirty``), or for the runs named in ``run_ids``."""
-    summaries = [s for s in load_summaries(runs_dir) if run_ids is None or s.run_id in run_ids]
+    summaries = [s for s in cited_summaries(runs_dir, out_dir) if run_ids is None or s.run_id in run_ids]
     summaries = [s for s in latest_per_scenario(summaries, clean_only=not allow_dirty)
                  if run_ids or s.kind == "comparison"]
     if not summaries:
-        raise ValueError(f"no runs of a clean tree with a summary.json under {runs_dir}; run "
+        raise NoRuns(f"no runs of a clean tree with a summary.json under {runs_dir}; run "
                          "`python3 -m harness run` from a committed tree first (or --allow-dirty)")
     written = [_plot_run(runs_dir, out_dir, s) for s in summaries]
     written += copy_evidence(runs_dir, out_dir / "evidence", summaries)
@@ -439,18 +437,30 @@ def headline_table(summary: RunSummary, *, evidence_link: bool = True) -> str:
     rows = [[
         mechanism_label(e, summary), e.schedule, e.across.ticks, e.attempts, f"{e.triggers_per_tick:.1f}",
         _per_replica(e), str(e.across.once), str(e.across.duplicated), str(e.across.lost),
-        e.early, _ms(e.lateness_ms.get("p50")), _ms(e.lateness_ms.get("max")), _drift(e),
+        str(_early(e)), _ms(e.lateness_ms.get("p50")), _ms(e.lateness_ms.get("max")), _drift(e),
     ] for e in summary.mechanisms]
     table = tabulate(rows, tablefmt="github", disable_numparse=True, headers=[
-        "mechanism", "schedule", "ticks", "attempts", "per tick", "per replica",
+        "mechanism", "schedule", "ticks", "attempts", "attempts/tick", "recorded per replica (with grace)",
         "exactly once", "duplicated", "lost", "early", "lateness p50 (ms)", "max (ms)",
         "drift (ms/tick)"])
     run = (f"run `{summary.run_id}` ([evidence](results/evidence/{summary.run_id}.json))"
            if evidence_link else f"run `{summary.run_id}`")
-    caption = (f"Dapr {summary.dapr.version}, {summary.replicas} replicas of one app-id, "
-               f"observation window {summary.window_s:g} s, harness {commit_cell(summary)}, {run}; "
-               "generated by `python3 -m harness report`.")
+    caption = (f"{CAPTION} Dapr {summary.dapr.version} · replicas {replicas_cell(summary)} of "
+               f"one app-id · observation window {summary.window_s:g} s · commit "
+               f"{commit_cell(summary)} · {run}; generated by `python3 -m harness report`.")
     return f"{caption}\n\n{table}"
+
+
+def terminal_tables(summaries: Sequence[RunSummary]) -> str:
+    """What ``run`` prints: each run's compact table (the wide one goes to its directory)."""
+    return "\n\n".join(headline_table(s, evidence_link=False) for s in summaries)
+
+
+def write_wide_table(run_dir: Path, summary: RunSummary) -> Path:
+    """Every column of the run's mechanisms, as ``table.md`` in its run directory."""
+    out = run_dir / "table.md"
+    out.write_text(mechanism_table([summary]) + "\n", encoding="utf-8")
+    return out
 
 
 def update_readme(readme: Path, summary: RunSummary) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from harness.check import Bound
+from harness.reports.context import commit_cell, replicas_cell
 from harness.summary import RunSummary
 
 __all__ = ["failure_report"]
@@ -11,16 +13,18 @@ __all__ = ["failure_report"]
 
 def failure_report(summary: RunSummary) -> str:
     rows = [[
-        e.mechanism, e.name, e.delivery_expected or "-", e.across.ticks, e.attempts,
-        str(e.across.once), str(e.across.duplicated), str(e.across.lost), e.early, e.verdict,
+        e.mechanism, e.name, e.schedule, e.delivery_expected or "-", e.across.ticks, e.attempts,
+        str(e.across.once), str(e.across.duplicated), str(e.across.lost),
+        str(Bound(e.early_low, e.early)), e.verdict,
         "; ".join(e.reasons) or "-",
     ] for e in summary.mechanisms]
     table = tabulate(rows, headers=[
-        "mechanism", "name", "expected", "ticks", "attempts", "exactly once", "duplicated",
+        "mechanism", "name", "schedule", "expected", "ticks", "attempts", "exactly once", "duplicated",
         "lost", "early", "verdict", "why"], tablefmt="github", disable_numparse=True)
     lines = [
         f"scenario {summary.scenario} {summary.verdict} on Dapr {summary.dapr.version} with "
-        f"{summary.replicas} replica(s), window {summary.window_s:g}s (run {summary.run_id})",
+        f"{replicas_cell(summary)} replica(s), window {summary.window_s:g}s, commit "
+        f"{commit_cell(summary)} (run {summary.run_id})",
         "", table, "",
     ]
     lines += [f"{c.checker} ({c.verdict}): {reason}" for c in summary.checkers

@@ -1,10 +1,12 @@
-"""``results/faults.md``: what each fault did to every mechanism over the latest K runs.
+"""``results/faults.md``: what each fault did to every mechanism, compact first, detail below.
 
-Input: the typed summaries of the fault scenarios (``kind == "fault"``). One row per scenario
-and mechanism, summed over the latest K runs of a clean tree (every job of a run counts its own
-ticks): ticks, lost and duplicated (both bounds where the record is ambiguous), late, replayed,
-retries, the worst lateness, how many tasks stalled, rates per 1,000 ticks and the verdict of
-the ``promises`` checker. Each cited run's summary and history are copied as evidence.
+Input: the typed summaries of the fault scenarios (``kind == "fault"``), the cited runs of each
+(the latest K of a clean tree). The document opens with a matrix (one row per fault scenario,
+one column per mechanism; each cell the ``promises`` verdict and the lost and duplicated ticks
+per 1,000 with their 95 % intervals), then the worst case beside the pooled rate of each
+mechanism, the replaced runs, and per scenario a wide table with one row per run and mechanism
+(each row naming its own run's fault as asked and as carried out) and the phases. Each cited
+run's summary and history are copied as evidence.
 """
 
 from __future__ import annotations
@@ -17,19 +19,45 @@ from pathlib import Path
 from tabulate import tabulate
 
 from harness.check import PHASES, Bound, MechanismResult, worst
-from harness.reports.comparison import commit_cell, faults_cell, mechanism_label, plot_timeline
-from harness.record.history import load_history
-from harness.summary import RunSummary, copy_evidence, latest_runs, load_summaries
+from harness.recheck import verdict_now
+from harness.reports.comparison import mechanism_label, plot_timeline
+from harness.reports.context import (
+    CAPTION,
+    Context,
+    commit_cell,
+    context_of,
+    context_table,
+    faults_cell,
+    markdown_table,
+    unique,
+)
+from harness.reports.evidence_log import (
+    Replacement,
+    TrialsRecord,
+    cited_summaries,
+    load_replacements,
+    load_trials,
+)
+from harness.reports.rates import Rate, pooled
+from harness.scenario.mechanisms import MECHANISMS
+from harness.summary import (
+    NoRuns,
+    RunSummary,
+    copy_evidence,
+    latest_runs,
+    load_run_history,
+)
 
-__all__ = ["DEFAULT_TRIALS", "FaultRow", "fault_rows", "latest_fault_runs", "render_faults",
+__all__ = ["DEFAULT_TRIALS", "FaultRow", "compact_matrix", "fault_rows", "latest_fault_runs",
+           "mechanism_standing", "render_faults", "worst_case_text", "replacements_section", "worst_and_pooled",
            "write_faults_report"]
 
 DEFAULT_TRIALS = 2
-TABLE_HEADERS = [
-    "scenario", "fault", "mechanism", "trials", "ticks", "lost", "duplicated", "late",
-    "replayed", "retries", "stalled tasks", "max lateness (ms)", "dup / 1,000 ticks",
-    "lost / 1,000 ticks", "lost on replica", "recovery (s)", "attempts", "deliveries",
-    "before/after window", "unexplained", "promises", "runs",
+DETAIL_HEADERS = [
+    "run", "fault (asked, carried out)", "mechanism", "ticks", "lost", "duplicated", "late",
+    "replayed", "retries", "stalled tasks", "max lateness (ms)", "lost / 1,000 [95 %]",
+    "dup / 1,000 [95 %]", "early / 1,000 [95 %]", "once [95 %]", "lost on replica",
+    "recovery (s)", "attempts", "deliveries", "before/after window", "unexplained", "promises",
 ]
 PROMISES = (
     "**Jobs API** (scheduler-backed): every tick delivered at least once (duplicates allowed), "
@@ -58,21 +86,24 @@ def _add(a: Bound, b: Bound) -> Bound:
 
 @dataclass
 class FaultRow:
-    """One scenario and mechanism, summed over its trials."""
+    """One scenario and mechanism, summed over the runs given."""
 
     scenario: str
-    fault: str
     mechanism: str
     label: str = ""  # the mechanism as tables name it (marked where an adaptation touches it)
     run_ids: list[str] = field(default_factory=list)
+    contexts: list[Context] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)  # per run, as asked and carried out
     ticks: int = 0
     attempts: int = 0
     deliveries: int = 0
     before_window: int = 0
     after_window: int = 0
     unexplained: int = 0
+    once: Bound = Bound()
     lost: Bound = Bound()
     duplicated: Bound = Bound()
+    early: Bound = Bound()
     late: int = 0
     replayed: int = 0
     retries: int = 0
@@ -83,14 +114,39 @@ class FaultRow:
     lost_by_replica: dict[int, int] = field(default_factory=dict)
     recovery_s: list[float] = field(default_factory=list)
     promise_verdicts: list[str] = field(default_factory=list)
+    # Runs in which a tick was lost or delivered twice (strict reading): the decision's driver
+    # "once per tick" missed, whatever Dapr promises for the mechanism.
+    missed_once: list[str] = field(default_factory=list)
     phases: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def trials(self) -> int:
         return len(self.run_ids)
 
-    def per_thousand(self, count: int) -> float | None:
-        return None if not self.ticks else round(1000 * count / self.ticks, 1)
+    @property
+    def context(self) -> Context:
+        return Context.joined(self.contexts)
+
+    @property
+    def lost_rate(self) -> Rate:
+        return Rate.of(self.lost, self.ticks)
+
+    @property
+    def duplicated_rate(self) -> Rate:
+        return Rate.of(self.duplicated, self.ticks)
+
+    @property
+    def early_rate(self) -> Rate:
+        return Rate.of(Bound(min(self.early.low, self.ticks), min(self.early.high, self.ticks)),
+                       self.ticks)
+
+    @property
+    def once_rate(self) -> Rate:
+        return Rate.of(self.once, self.ticks)
+
+    @property
+    def bad_runs(self) -> int:
+        return sum(v not in ("pass", "n/a") for v in self.promise_verdicts)
 
     @property
     def verdict(self) -> str:
@@ -101,7 +157,9 @@ class FaultRow:
     def add(self, entry: MechanismResult) -> None:
         view = entry.across if entry.view == "across replicas" else entry.per_replica_view
         self.ticks += view.ticks
+        self.once = _add(self.once, view.once)
         self.lost, self.duplicated = _add(self.lost, view.lost), _add(self.duplicated, view.duplicated)
+        self.early = _add(self.early, Bound(entry.early_low, entry.early))
         self.attempts += entry.attempts
         self.deliveries += entry.deliveries
         self.before_window += entry.accounting.before_window
@@ -136,6 +194,11 @@ def _promise(summary: RunSummary, mechanism: str) -> str:
     return worst(mine) if mine else "n/a"
 
 
+def _mechanism_order(mechanism: str) -> int:
+    names = list(MECHANISMS)
+    return names.index(mechanism) if mechanism in names else len(names)
+
+
 def fault_rows(runs: dict[str, list[RunSummary]]) -> list[FaultRow]:
     """One row per scenario and mechanism (its jobs or bindings summed), over its runs."""
     rows: list[FaultRow] = []
@@ -144,15 +207,19 @@ def fault_rows(runs: dict[str, list[RunSummary]]) -> list[FaultRow]:
         for summary in summaries:
             for entry in summary.mechanisms:
                 row = by_mechanism.setdefault(entry.mechanism, FaultRow(
-                    scenario, faults_cell(summary), entry.mechanism,
-                    label=mechanism_label(entry, summary)))
+                    scenario, entry.mechanism, label=mechanism_label(entry, summary)))
                 if summary.run_id not in row.run_ids:
                     row.run_ids.append(summary.run_id)
-                    row.recovery_s += [f["recovery_s"] for f in summary.faults
-                                       if f.get("recovery_s") is not None]
+                    row.contexts.append(context_of(summary, [entry]))
+                    row.faults.append(faults_cell(summary))
+                    row.recovery_s += [f.recovery_s for f in summary.faults
+                                       if f.recovery_s is not None]
                     row.promise_verdicts.append(_promise(summary, entry.mechanism))
                 row.add(entry)
-        rows += [by_mechanism[m] for m in sorted(by_mechanism, key=lambda m: m != "job")]
+                view = entry.across if entry.view == "across replicas" else entry.per_replica_view
+                if (view.lost.high or view.duplicated.high) and summary.run_id not in row.missed_once:
+                    row.missed_once.append(summary.run_id)
+        rows += [by_mechanism[m] for m in sorted(by_mechanism, key=_mechanism_order)]
     return rows
 
 
@@ -170,59 +237,193 @@ def _recovery(row: FaultRow) -> str:
     return f"{low:.1f}" if round(low, 1) == round(high, 1) else f"{low:.1f}-{high:.1f}"
 
 
-def _rate(bound: Bound, row: FaultRow) -> str:
-    low, high = row.per_thousand(bound.low), row.per_thousand(bound.high)
-    if high is None or low is None:
-        return "-"
-    return f"{high:.1f}" if low == high else f"{low:.1f}-{high:.1f}"
+def _run_link(run_id: str) -> str:
+    return f"[{run_id.split('-', 1)[0]}](evidence/{run_id}.json)"
 
 
 def _runs_cell(row: FaultRow) -> str:
-    return ", ".join(f"[{i + 1}](evidence/{run_id}.json)" for i, run_id in enumerate(row.run_ids))
+    return ", ".join(_run_link(r) for r in row.run_ids)
 
 
-def fault_table(rows: Sequence[FaultRow]) -> str:
-    cells = [[
-        row.scenario, row.fault, row.label or row.mechanism, row.trials, row.ticks, str(row.lost),
-        str(row.duplicated), row.late, row.replayed, row.retries, f"{row.stalled}/{row.tasks}",
+# --------------------------------------------------------------------------------------------
+# Compact: the matrix
+# --------------------------------------------------------------------------------------------
+
+
+def _cell(row: FaultRow | None) -> str:
+    if row is None:
+        return ""
+    return (f"{row.verdict}<br>lost {row.lost} of {row.ticks}: {row.lost_rate.per_thousand()}"
+            f"<br>dup {row.duplicated}: {row.duplicated_rate.per_thousand()}")
+
+
+def compact_matrix(rows: Sequence[FaultRow], runs: dict[str, list[RunSummary]]) -> str:
+    """Fault scenario x mechanism: verdict, lost and duplicated per 1,000 ticks [95 %]."""
+    mechanisms = sorted({r.mechanism for r in rows}, key=_mechanism_order)
+    by_key = {(r.scenario, r.mechanism): r for r in rows}
+    cells, contexts = [], []
+    for scenario, summaries in runs.items():
+        contexts.append(Context.joined([context_of(s) for s in summaries]))
+        first = summaries[-1].faults[0].kind if summaries[-1].faults else "?"
+        cells.append([scenario, first, len(summaries),
+                      *(_cell(by_key.get((scenario, m))) for m in mechanisms)])
+    return context_table(["scenario", "fault", "runs", *mechanisms], cells, contexts)
+
+
+# --------------------------------------------------------------------------------------------
+# Worst case and pooled rate, standing
+# --------------------------------------------------------------------------------------------
+
+
+def worst_and_pooled(rows: Sequence[FaultRow], mechanism: str, rate: str) -> tuple[FaultRow, Rate, Rate]:
+    """The row with the highest strict rate of ``rate`` ("lost" or "duplicated") for the
+    mechanism, its rate, and the rate pooled over all its rows."""
+    mine = [r for r in rows if r.mechanism == mechanism]
+    if not mine:
+        raise ValueError(f"no fault rows of {mechanism}")
+    rates = {id(r): getattr(r, f"{rate}_rate") for r in mine}
+    top = max(mine, key=lambda r: (rates[id(r)].point[1], rates[id(r)].upper))
+    return top, rates[id(top)], pooled(rates.values())
+
+
+def worst_case_text(top: FaultRow, rate: Rate) -> str:
+    """``fault-x: 4 of 72``; when no scenario counted any, the one whose bound is widest."""
+    if rate.count.high:
+        return f"{top.scenario}: {rate.count} of {top.ticks}"
+    return f"none counted; widest bound {top.scenario} (0 of {top.ticks})"
+
+
+def mechanism_standing(rows: Sequence[FaultRow], mechanism: str) -> str:
+    """Whether the mechanism kept Dapr's promise for it (the promises checker's verdicts), and
+    in how many fault runs it ran once per tick (no tick lost or run twice, strict reading)."""
+    mine = [r for r in rows if r.mechanism == mechanism]
+    if not mine:
+        return "no fault runs"
+    runs = sum(r.trials for r in mine)
+    broken = [r for r in mine if r.bad_runs]
+    promise = (f"kept Dapr's promise in all {runs} fault runs" if not broken else
+               f"broke Dapr's promise in {sum(r.bad_runs for r in broken)} of {runs} fault runs ("
+               + ", ".join(f"{r.scenario} {r.verdict}" for r in broken) + ")")
+    missed = [r for r in mine if r.missed_once]
+    if not missed:
+        return f"{promise}; once per tick in all {runs}"
+    return (f"{promise}; once per tick in {runs - sum(len(r.missed_once) for r in missed)} of "
+            f"{runs}: " + ", ".join(f"{r.scenario} lost {r.lost} and duplicated "
+                                    f"{r.duplicated} of {r.ticks}" for r in missed))
+
+
+def _worst_table(rows: Sequence[FaultRow]) -> str:
+    mechanisms = sorted({r.mechanism for r in rows}, key=_mechanism_order)
+    cells, contexts = [], []
+    for mechanism in mechanisms:
+        for rate in ("lost", "duplicated"):
+            top, top_rate, all_rate = worst_and_pooled(rows, mechanism, rate)
+            mine = [r for r in rows if r.mechanism == mechanism]
+            contexts.append(Context.joined([c for r in mine for c in r.contexts]))
+            cells.append([mechanism, rate, worst_case_text(top, top_rate),
+                          top_rate.per_thousand(),
+                          f"{all_rate.count} of {all_rate.total} ({len(mine)} scenarios)",
+                          all_rate.per_thousand(), mechanism_standing(rows, mechanism)])
+    return context_table(["mechanism", "rate", "worst case", "per 1,000 [95 %]", "pooled",
+                          "per 1,000 [95 %]", "standing (promises)"], cells, contexts)
+
+
+# --------------------------------------------------------------------------------------------
+# Replacements
+# --------------------------------------------------------------------------------------------
+
+
+def replacements_section(results_dir: Path, scenarios: Iterable[str]) -> list[str]:
+    """The replaced runs of these scenarios: verdict then and now (today's checkers on the
+    replaced run's stored history), and why."""
+    names = set(scenarios)
+    chosen: list[Replacement] = [r for r in load_replacements(results_dir) if r.scenario in names]
+    if not chosen:
+        return []
+    replaced_dir = results_dir / "evidence" / "replaced"
+    rows = [[r.scenario, f"[{r.replaced}](evidence/replaced/{r.replaced}.json)", r.verdict_then,
+             verdict_now(replaced_dir, r.replaced), ", ".join(_run_link(b) for b in r.replaced_by),
+             r.commit or "?", r.reason] for r in chosen]
+    return ["## Replaced runs", "",
+            "Runs these reports cited before and no longer cite. *Then*: the verdict when it was "
+            "cited; *now*: today's checkers on its stored history "
+            "(`evidence/replaced/`). Recorded by `python3 -m harness evidence`.", "",
+            markdown_table(["scenario", "replaced run", "then", "now", "replaced by",
+                            "at commit", "why"], rows), ""]
+
+
+# --------------------------------------------------------------------------------------------
+# Detail
+# --------------------------------------------------------------------------------------------
+
+
+def _detail_cells(row: FaultRow, run: str, fault: str | None = None) -> list[str]:
+    return [
+        run, fault or "; ".join(unique(row.faults)), row.label or row.mechanism, str(row.ticks),
+        str(row.lost), str(row.duplicated), str(row.late), str(row.replayed), str(row.retries),
+        f"{row.stalled}/{row.tasks}",
         "-" if row.max_lateness_ms is None else f"{row.max_lateness_ms:,.0f}",
-        _rate(row.duplicated, row), _rate(row.lost, row), _lost_on(row), _recovery(row),
-        row.attempts, row.deliveries, f"{row.before_window}/{row.after_window}", row.unexplained,
-        row.verdict, _runs_cell(row),
-    ] for row in rows]
-    return tabulate(cells, headers=TABLE_HEADERS, tablefmt="github", disable_numparse=True)
+        row.lost_rate.per_thousand(), row.duplicated_rate.per_thousand(),
+        row.early_rate.per_thousand(), row.once_rate.share(), _lost_on(row), _recovery(row),
+        str(row.attempts), str(row.deliveries), f"{row.before_window}/{row.after_window}",
+        str(row.unexplained), row.verdict,
+    ]
+
+
+def detail_table(summaries: Sequence[RunSummary]) -> str:
+    """One row per run and mechanism (each naming its own run's fault), then each mechanism
+    over all runs."""
+    cells, contexts = [], []
+    for summary in summaries:
+        for row in fault_rows({summary.scenario: [summary]}):
+            cells.append(_detail_cells(row, _run_link(summary.run_id)))
+            contexts.append(row.context)
+    if len(summaries) > 1:
+        for row in fault_rows({summaries[0].scenario: list(summaries)}):
+            cells.append(_detail_cells(row, f"all {row.trials}", "each run's, above"))
+            contexts.append(row.context)
+    return context_table(DETAIL_HEADERS, cells, contexts)
 
 
 def _phase_table(row: FaultRow) -> str:
     cells = [[phase, t.get("ticks", 0), t.get("lost", 0), t.get("duplicated", 0),
               t.get("replayed", 0)]
              for phase in PHASES if (t := row.phases.get(phase) or {}).get("ticks")]
-    return tabulate(cells, headers=["phase", "ticks", "lost (strict)", "duplicated (strict)",
-                                    "replayed"], tablefmt="github", disable_numparse=True)
+    table = tabulate(cells, headers=["phase", "ticks", "lost (strict)", "duplicated (strict)",
+                                     "replayed"], tablefmt="github", disable_numparse=True)
+    context = row.context
+    return (f"{CAPTION} Dapr {context.dapr} · replicas {context.replicas} · schedule "
+            f"{context.schedule} · window {context.window} · commit {context.commit}\n\n{table}")
 
 
-def _unique(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(v for v in values if v))
+def _trials_line(runs: dict[str, list[RunSummary]], plan: TrialsRecord | None) -> str:
+    counts: dict[int, list[str]] = {}
+    for name, found in runs.items():
+        counts.setdefault(len(found), []).append(name)
+    parts = [f"{n} run(s) of {len(names)} scenario(s)" if len(names) > 2 else
+             f"{n} run(s) of {', '.join(names)}" for n, names in sorted(counts.items())]
+    planned = "" if plan is None else (" Trials were planned by `python3 -m harness evidence` "
+                                       "(per scenario below).")
+    return f"Cited runs: {'; '.join(parts)}.{planned}"
 
 
-def _header(runs: dict[str, list[RunSummary]], trials: int, generated_at: str) -> list[str]:
+def _header(runs: dict[str, list[RunSummary]], generated_at: str,
+            plan: TrialsRecord | None) -> list[str]:
     summaries = [s for found in runs.values() for s in found]
     starts = sorted(s.started_at for s in summaries if s.started_at)
     return [
         "# Faults: what each mechanism loses, duplicates and replays",
         "",
-        (f"_Generated by `python3 -m harness faults` on {generated_at} from the latest {trials} "
-         "run(s) of each fault scenario; do not edit by hand (re-run the command instead)._"),
+        (f"_Generated by `python3 -m harness faults` on {generated_at} from the cited runs of "
+         "each fault scenario; do not edit by hand (re-run the command instead)._"),
         "",
-        f"- Dapr: {', '.join(_unique(s.dapr.version for s in summaries)) or '?'}",
-        f"- Replicas: {', '.join(_unique(str(s.replicas) for s in summaries))}; scheduler "
-        f"members: {', '.join(_unique(str(s.schedulers) for s in summaries))}",
-        "- Schedules: " + ", ".join(_unique(f"{e.mechanism} `{e.schedule}`"
-                                            for s in summaries for e in s.mechanisms)),
-        "- Observation windows: " + ", ".join(_unique(f"{s.window_s:g} s (+{s.grace_s:g} s grace)"
-                                                      for s in summaries)),
+        _trials_line(runs, plan),
+        "",
+        f"- Dapr: {', '.join(unique(s.dapr.version for s in summaries)) or '?'}",
         f"- Runs: {len(summaries)} from {starts[0] if starts else '?'} to {starts[-1] if starts else '?'}",
-        f"- Harness commit(s): {', '.join(_unique(commit_cell(s) for s in summaries)) or '?'}",
+        f"- Harness commit(s): {', '.join(unique(commit_cell(s) for s in summaries)) or '?'}",
+        "- Replicas, schedules, windows and commits: per row in each table (or in the line "
+        "above it when every row shares them).",
     ]
 
 
@@ -232,35 +433,51 @@ HOW_TO_READ = (
     "`harness/check/` (a replay is allowed only inside a *stall*: a fault plus the Scheduler's "
     "30 s lease margin after it). **lost**: a tick with no attempt; **duplicated**: a tick "
     "delivered more than once (a retry after a failure is not a duplicate). Where the record "
-    "admits two readings both bounds are shown (`low-high`). **late**: first attempt more than "
-    "a quarter period after the tick; **replayed**: late ticks of a job inside a stall; "
-    "**stalled tasks**: jobs with at least one replayed tick, of all jobs in the row. "
-    "*recovery* is from the fault's end (the harness's restart done) until every running "
-    "scheduler member counted every sidecar connected again. Rates are per 1,000 ticks."
+    "admits two readings both bounds are shown (`low-high`). Rates are per 1,000 ticks with "
+    "their 95 % interval (exact binomial, Clopper-Pearson) in brackets; `(≤ x)` is the upper "
+    "limit when none was counted: the runs exclude a higher rate, not a rate of zero; an "
+    "interval spans both readings. **late**: first attempt more than a quarter period after "
+    "the tick; **replayed**: late ticks of a job inside a stall; **stalled tasks**: jobs with "
+    "at least one replayed tick, of all jobs in the row. *fault*: as the scenario asked it "
+    "(start, duration) and as the harness carried it out (*held*: from its start until the "
+    "harness had undone it). *recovery* is from the fault's end until every running scheduler "
+    "member counted every sidecar connected again. *worst case* is the scenario with the "
+    "highest observed rate, *pooled* the counts of every scenario added up: the two answer "
+    "different questions and are shown side by side."
 )
 
 
-def render_faults(runs: dict[str, list[RunSummary]], *, trials: int,
-                  generated_at: str | None = None) -> str:
+def render_faults(runs: dict[str, list[RunSummary]], *, generated_at: str | None = None,
+                  results_dir: Path | None = None) -> str:
     """The whole ``faults.md`` for the given runs (scenario -> summaries, oldest first)."""
     if not runs:
-        raise ValueError("no runs of a fault scenario from a clean tree; run them first: "
+        raise NoRuns("no runs of a fault scenario from a clean tree; run them first: "
                          "python3 -m harness run fault-kill-daprd --repeat 2")
     generated_at = generated_at or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    plan = load_trials(results_dir) if results_dir else None
     rows = fault_rows(runs)
-    lines = [*_header(runs, trials, generated_at), "", "## Results", "", fault_table(rows), "",
-             "## How to read", "", HOW_TO_READ, "", "Promises judged:", ""]
+    lines = [*_header(runs, generated_at, plan), "",
+             "## Matrix", "",
+             "Each cell: the `promises` verdict (runs that broke it of runs), lost and duplicated "
+             "ticks with the rate per 1,000 [95 % interval].", "",
+             compact_matrix(rows, runs), "",
+             "## Worst case and pooled rate per mechanism", "", _worst_table(rows), ""]
+    if results_dir is not None:
+        lines += replacements_section(results_dir, runs)
+    lines += ["## How to read", "", HOW_TO_READ, "", "Promises judged:", ""]
     lines += [f"- {text}" for text in PROMISES]
     lines += ["", "## Per scenario", ""]
     for scenario, summaries in runs.items():
         latest = summaries[-1]
         passed = sum(s.passed for s in summaries)
+        planned = plan.of(scenario) if plan else None
         lines += [f"### {scenario}", "", latest.description.strip(), "",
-                  f"Every checker valid in {passed} of {len(summaries)} run(s); faults: "
-                  f"{faults_cell(latest)}.", ""]
+                  f"Every checker valid in {passed} of {len(summaries)} run(s)."
+                  + (f" Trials: {planned.sentence()}." if planned else ""), "",
+                  detail_table(summaries), ""]
         for row in (r for r in rows if r.scenario == scenario):
-            lines += [f"**{row.label or row.mechanism}** (promises: {row.verdict}), by phase:", "",
-                      _phase_table(row), ""]
+            lines += [f"**{row.label or row.mechanism}** (promises: {row.verdict}), by phase "
+                      "over all runs:", "", _phase_table(row), ""]
         reasons = [f"- `{s.run_id}` {c.checker}: {r}" for s in summaries for c in s.checkers
                    if c.checker != "metrics" for r in c.reasons]
         lines += [*reasons[:10], ""] if reasons else []
@@ -270,12 +487,15 @@ def render_faults(runs: dict[str, list[RunSummary]], *, trials: int,
 
 
 def write_faults_report(runs_dir: Path, out_dir: Path, *, trials: int = DEFAULT_TRIALS,
-                        allow_dirty: bool = False) -> list[Path]:
-    """Write ``faults.md`` with evidence copies and timelines of every run it cites."""
-    runs = latest_fault_runs(load_summaries(runs_dir), trials, allow_dirty=allow_dirty)
-    document = render_faults(runs, trials=trials)
+                        allow_dirty: bool = False,
+                        runs: dict[str, list[RunSummary]] | None = None) -> list[Path]:
+    """Write ``faults.md`` with evidence copies and timelines of every run it cites (the
+    latest ``trials`` of each fault scenario, unless ``runs`` names them)."""
+    if runs is None:
+        runs = latest_fault_runs(cited_summaries(runs_dir, out_dir), trials, allow_dirty=allow_dirty)
+    document = render_faults(runs, results_dir=out_dir)
     cited = [s for found in runs.values() for s in found]
-    written = [plot_timeline(load_history(runs_dir / s.run_id / "history.jsonl"), s,
+    written = [plot_timeline(load_run_history(runs_dir, s.run_id), s,
                              out_dir / "plots" / f"{s.run_id}-timeline.png") for s in cited]
     written += copy_evidence(runs_dir, out_dir / "evidence", cited)
     out = out_dir / "faults.md"

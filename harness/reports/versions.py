@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.check import CallResult, JobExpectResult, MechanismResult
+from harness.check import Bound, CallResult, JobExpectResult, MechanismResult
 from harness.cluster.versions import version_key
 from harness.reports.claims import load_claim_scenarios
+from harness.reports.context import CAPTION, commit_cell, context_of, schedules_cell, unique
 from harness.scenario.model import Claim, Scenario
 from harness.summary import RunSummary, copy_evidence, load_summary
 
-__all__ = ["claim_reproduced", "holds_from", "render_versions", "write_versions_report"]
+__all__ = ["claim_outcomes", "claim_reproduced", "holds_from", "load_matrix_runs",
+           "render_versions", "write_versions_report"]
 
 DIFFERS = "≠"
 
@@ -61,12 +63,13 @@ def _mechanism_cell(summary: RunSummary | None, mechanism: str) -> Cell:
     per_tick = [e.triggers_per_tick for e in entries]
     mean = f"{sum(per_tick) / len(per_tick):.2f}"
     views = [e.per_replica_view if e.view == "per replica" else e.across for e in entries]
-    dup = sum(v.duplicated.high for v in views)
-    lost = sum(v.lost.high for v in views)
-    early = sum(e.early for e in entries)
-    text = f"{verdict}: {mean}/tick, dup {dup}, lost {lost}, early {early}"
-    # Triggers per tick are compared to one decimal: a fault's outage moves the second.
-    key = f"{verdict} {sum(per_tick) / len(per_tick):.1f} lost={lost > 0} early={early > 0}"
+    dup = Bound(sum(v.duplicated.low for v in views), sum(v.duplicated.high for v in views))
+    lost = Bound(sum(v.lost.low for v in views), sum(v.lost.high for v in views))
+    early = Bound(sum(e.early_low for e in entries), sum(e.early for e in entries))
+    text = f"{verdict}: {mean} attempts/tick, dup {dup}, lost {lost}, early {early}"
+    # Attempts per tick are compared to one decimal: a fault's outage moves the second.
+    key = (f"{verdict} {sum(per_tick) / len(per_tick):.1f} lost={lost.high > 0} "
+           f"early={early.high > 0}")
     return Cell(text, summary.run_id, key)
 
 
@@ -109,6 +112,23 @@ def holds_from(outcomes: dict[str, bool | None]) -> str:
     return "every tested version" if since == tested[0] else f"{since} on"
 
 
+def claim_outcomes(runs: dict[str, RunSummary], claim_ids: Sequence[str]
+                   ) -> dict[str, tuple[bool | None, str]]:
+    """Claim id -> (reproduced, first reason it was not) over one version's matrix runs
+    (scenario -> run); a claim's evidence is its ``shown_by`` scenario's run where it names one."""
+    out: dict[str, tuple[bool | None, str]] = {}
+    for run in runs.values():
+        for raw in run.claims:
+            claim = Claim.model_validate(raw)
+            if claim.id not in claim_ids:
+                continue
+            evidence = runs.get(claim.shown_by) if claim.shown_by else run
+            outcome = claim_reproduced(claim, evidence)
+            reason = "" if outcome or evidence is None else _first_reason(claim, evidence)
+            out[claim.id] = (outcome, reason)
+    return out
+
+
 def _first_reason(claim: Claim, summary: RunSummary) -> str:
     for entry in _cited(claim, summary) or summary.mechanisms:
         if entry.reasons:
@@ -125,13 +145,14 @@ def _claim_cell(claim: Claim, summary: RunSummary | None) -> Cell:
     return Cell(text, summary.run_id)
 
 
-def _row(label: list[str], cells: dict[str, Cell], versions: Sequence[str]) -> tuple[str, list[str]]:
+def _row(label: list[str], cells: dict[str, Cell], versions: Sequence[str], *,
+         label_size: int | None = None) -> tuple[str, list[str]]:
     """A table line with differing cells marked (against the newest version's cell)."""
     reference = cells[versions[-1]].compared
     differs = [v for v in versions if cells[v].compared not in (reference, "not run")
                and reference != "not run"]
     shown = [cells[v].shown(v in differs) for v in versions]
-    notes = [f"{' / '.join(label)}: {v} `{cells[v].text}` vs {versions[-1]} "
+    notes = [f"{' / '.join(label[:label_size])}: {v} `{cells[v].text}` vs {versions[-1]} "
              f"`{cells[versions[-1]].text}`" for v in differs]
     return "| " + " | ".join([*label, *shown]) + " |", notes
 
@@ -166,10 +187,30 @@ def _flags_section(summaries: dict[str, list[RunSummary]]) -> list[str]:
     return [*lines, ""]
 
 
+def _row_context(runs: Sequence[RunSummary], mechanism: str | None,
+                 names: Sequence[str] = ()) -> list[str]:
+    """Replicas, schedule and window of a row (each differing value once across versions)."""
+    entries = [e for r in runs for e in r.mechanisms
+               if (mechanism is None or e.mechanism == mechanism) and (not names or e.name in names)]
+    replicas = " / ".join(unique(context_of(r).replicas for r in runs)) or "-"
+    windows = " / ".join(unique(f"{r.window_s:g} s" for r in runs)) or "-"
+    return [replicas, schedules_cell(entries) if entries else "-", windows]
+
+
+CONTEXT_HEADERS = ["replicas", "schedule", "window"]
+
+
+def _commit_caption(runs: dict[str, list[RunSummary]]) -> str:
+    commits = unique(commit_cell(s) for found in runs.values() for s in found)
+    return (f"{CAPTION} commit {', '.join(commits)}; Dapr: the version of each column "
+            "(replicas, schedule and window per row).")
+
+
 def _scenario_rows(names: Sequence[str], versions: Sequence[str],
                    summaries: dict[str, dict[str, RunSummary | None]]) -> tuple[list[str], list[str]]:
-    lines = ["| scenario | mechanism | " + " | ".join(versions) + " |",
-             "| --- | --- | " + " | ".join("---" for _ in versions) + " |"]
+    lines = ["| scenario | mechanism | " + " | ".join(CONTEXT_HEADERS) + " | "
+             + " | ".join(f"Dapr {v}" for v in versions) + " |",
+             "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in versions) + " |"]
     notes: list[str] = []
     for name in names:
         runs = [run for v in versions if (run := summaries[v].get(name)) is not None]
@@ -178,7 +219,8 @@ def _scenario_rows(names: Sequence[str], versions: Sequence[str],
             count = max(sum(1 for e in run.mechanisms if e.mechanism == mechanism) for run in runs)
             cells = {v: _mechanism_cell(summaries[v].get(name), mechanism) for v in versions}
             label = mechanism if count == 1 else f"{mechanism} ×{count}"
-            line, found = _row([name, label], cells, versions)
+            line, found = _row([name, label, *_row_context(runs, mechanism)], cells, versions,
+                               label_size=2)
             lines.append(line)
             notes += found
     return lines, notes
@@ -186,15 +228,20 @@ def _scenario_rows(names: Sequence[str], versions: Sequence[str],
 
 def _claims_rows(scenarios: Sequence[Scenario], versions: Sequence[str],
                  summaries: dict[str, dict[str, RunSummary | None]]) -> tuple[list[str], list[str]]:
-    lines = ["| claim | recorded verdict | " + " | ".join(versions) + " | holds from |",
-             "| --- | --- | " + " | ".join("---" for _ in versions) + " | --- |"]
+    lines = ["| claim | recorded verdict | scenario | " + " | ".join(CONTEXT_HEADERS) + " | "
+             + " | ".join(f"Dapr {v}" for v in versions) + " | holds from |",
+             "| --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in versions)
+             + " | --- |"]
     notes: list[str] = []
     for scenario in scenarios:
         for claim in scenario.all_claims:
             name = claim.shown_by or scenario.name
             runs = {v: summaries[v].get(name) for v in versions}
             cells = {v: _claim_cell(claim, runs[v]) for v in versions}
-            line, found = _row([claim.id, claim.verdict], cells, versions)
+            found_runs = [r for r in runs.values() if r is not None]
+            context = _row_context(found_runs, None, (*claim.jobs, *claim.bindings))
+            line, found = _row([claim.id, claim.verdict, name, *context], cells, versions,
+                               label_size=2)
             since = holds_from({v: claim_reproduced(claim, runs[v]) for v in versions})
             lines.append(line[:-2] + f" | {since} |")
             notes += found
@@ -214,31 +261,45 @@ def render_versions(record: dict[str, Any], runs_dir: Path, evidence: Path,
               or any(c.shown_by for c in s.all_claims)]
     claims_table, claim_notes = _claims_rows(claims, versions, summaries)
     runs = {v: [s for s in summaries[v].values() if s] for v in versions}
-    replicas = sorted({str(s.replicas) for v in versions for s in runs[v]})
     lines = [
         "# Dapr versions side by side", "",
         f"Generated by `python3 -m harness matrix` at {generated_at or record.get('generated_at')}"
         f", harness commit `{record.get('harness_commit')}` at the last matrix invocation (each "
-        "run's summary names its own); one run per scenario and version "
-        f"({', '.join(replicas)} replica(s); each scenario's schedule and window are in its file "
-        "under `scenarios/`). A cell marked "
+        "run's summary names its own); one run per scenario and version (replicas that ran, "
+        "schedule and window per row). A cell marked "
         f"**{DIFFERS}** differs from the newest version's cell on the same row; each cell links "
         "to its run's summary.", "",
         *_builds_section(record), *_flags_section(runs),
         "## Comparison and fault scenarios", "",
-        "Cell: the checker's verdict, triggers per tick across replicas (mean over a scenario's "
-        "jobs), duplicated and lost ticks, early triggers (summed over its jobs).",
-        "", *table, "",
+        "Cell: the checker's verdict, attempts per tick across replicas (mean over a scenario's "
+        "jobs), duplicated and lost ticks and early attempts summed over its jobs (`low-high` "
+        "where the record admits two readings).",
+        "", _commit_caption(runs), "", *table, "",
         "## Claims", "",
         "Cell: whether the run showed what `results/claims.md` records (the calls, jobs and "
         "bindings the claim cites met their expectations). *holds from*: the first tested version "
-        "from which it holds on every later tested version.", "",
-        *claims_table, "",
+        "from which it holds on every later tested version. *schedule*: the schedules of the "
+        "jobs and bindings the claim cites (`-`: it cites only Jobs API calls).", "",
+        _commit_caption(runs), "", *claims_table, "",
         "## Differences", "",
         *([f"- {n}" for n in notes + claim_notes] or ["- none: every row is the same on every version"]),
         "",
     ]
     return "\n".join(lines)
+
+
+def load_matrix_runs(results_dir: Path, runs_dir: Path) -> dict[str, dict[str, RunSummary]]:
+    """Version -> scenario -> run, as ``versions.json`` names them (none without it)."""
+    path = results_dir / "versions.json"
+    if not path.exists():
+        return {}
+    record = json.loads(path.read_text(encoding="utf-8"))
+    evidence = results_dir / "evidence"
+    out: dict[str, dict[str, RunSummary]] = {}
+    for version, named in record.get("runs", {}).items():
+        loaded = {name: _load_summary(runs_dir, evidence, run_id) for name, run_id in named.items()}
+        out[version] = {name: run for name, run in loaded.items() if run is not None}
+    return out
 
 
 def write_versions_report(out_dir: Path, runs_dir: Path, scenarios_dir: Path) -> Path:

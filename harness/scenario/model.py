@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.scenario.faults import FaultKind, Link
 from harness.scenario.mechanisms import REDIS_BACKED, Launcher, Mechanism, TaskMechanism
@@ -24,6 +24,7 @@ __all__ = [
     "BindingSpec",
     "Claim",
     "ConstantPolicy",
+    "EvidencePlan",
     "Expectation",
     "FailurePolicy",
     "FaultKind",
@@ -269,6 +270,26 @@ class Claim(_Strict):
     shown_by: str | None = None
 
 
+class EvidencePlan(_Strict):
+    """How many runs ``python3 -m harness evidence`` gives this scenario: at least
+    ``min_trials``; with ``upper_bound``, more until the 95 % upper limit of every ``rates``
+    rate of every ``mechanisms`` mechanism (strict reading, summed over the runs) is at most
+    ``upper_bound`` (a fraction: 0.01 is 1 %), or ``max_trials`` runs were made."""
+
+    min_trials: int = Field(default=1, ge=1, le=100)
+    max_trials: int = Field(default=1, ge=1, le=100)
+    upper_bound: float | None = Field(default=None, gt=0, lt=1)
+    rates: tuple[Literal["lost", "duplicated"], ...] = ("lost",)
+    mechanisms: tuple[Mechanism, ...] = ()  # empty: every mechanism the scenario runs
+
+    @model_validator(mode="after")
+    def _trials_in_order(self) -> EvidencePlan:
+        if self.min_trials > self.max_trials:
+            raise ValueError(f"min_trials {self.min_trials} is above max_trials "
+                             f"{self.max_trials}; allowed: min_trials <= max_trials")
+        return self
+
+
 ScenarioKind = Literal["comparison", "claims", "fault"]
 
 
@@ -295,9 +316,10 @@ class Scenario(_Strict):
     claims: tuple[Claim, ...] = ()
     # DAPR_API_TOKEN of every daprd; the driver sends it as dapr-api-token on every Jobs API call.
     dapr_api_token: str | None = None
-    # --- issue 14: which Dapr and which launcher (None: the run's default) ---
+    # Which Dapr and which launcher (None: the run's default).
     dapr_version: str | None = Field(default=None, pattern=r"^\d+\.\d+\.\d+$")
     launcher: Launcher | None = None
+    evidence: EvidencePlan | None = None  # trials of `python3 -m harness evidence`
 
     @property
     def id(self) -> str:

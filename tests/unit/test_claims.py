@@ -140,10 +140,10 @@ def test_verdict_follows_the_latest_run(scenarios_dir: Path) -> None:
 def test_numbers_of_calls_and_jobs(scenarios_dir: Path) -> None:
     rows = rows_for(scenarios_dir, PROBE_RUN)
     assert evidence_text(rows["C10"]) == (
-        "1 replica(s), window 5 s; `POST v1.0/jobs/dup` → 204; `POST v1.0/jobs/dup` → 409 "
+        "`POST v1.0/jobs/dup` → 204; `POST v1.0/jobs/dup` → 409 "
         "(2/2 as expected, 1 body checks)")
     assert evidence_text(rows["C2a"]) == (
-        "1 replica(s), window 5 s; `h-500`: 4 deliveries (app answered 500×4), first 1.002 s "
+        "`h-500`: 4 deliveries (app answered 500×4), first 1.002 s "
         "after create, 0.999–1.001 s apart, 0 early, first 2.1 ms after its due time, "
         "by window: 2.5–end s: 2 (1–1 s apart)")
 
@@ -161,7 +161,7 @@ def test_shown_by_uses_the_other_scenarios_run(scenarios_dir: Path) -> None:
     row = rows_for(scenarios_dir, PROBE_RUN, COMPARISON_RUN)["C1"]
     assert row.evidence_scenario == "comparison" and row.summary is COMPARISON_RUN
     assert evidence_text(row) == (
-        "3 replica(s), window 24 s; `tick`: 12 triggers, 1 per tick, per replica 6/3/3, "
+        "`tick`: 12 triggers, 1 per tick, per replica 6/3/3, "
         "ticks 11: once 11, lost 0, duplicated 0, early 0, lateness ≤ 4.5 ms; binding "
         "`cron-tick`: 36 triggers, 3 per tick, per replica 12/12/12; per (replica, tick): "
         "once 33, duplicated 0, lost 0 of 33")

@@ -60,9 +60,9 @@ def test_table_has_one_row_per_mechanism_with_version_replicas_schedule_window(r
     col = {name.strip(): i for i, name in enumerate(header.strip("|").split("|"))}
     assert job[:7] == ["comparison", "1.18.3", "job", "tick", "3", "@every 2s", "24"]
     assert job[col["ticks"]] == "12" and job[col["attempts"]] == "13"  # one failed attempt
-    assert job[col["deliveries"]] == "12" and job[col["per replica"]] == "5/4/4"
+    assert job[col["deliveries"]] == "12" and job[col["recorded per replica (with grace)"]] == "5/4/4"
     assert job[col["lateness p50 (ms)"]] == "30" and job[col["verdict"]] == "pass"
-    assert binding[col["triggers/tick"]] == "3.0" and binding[col["per replica"]] == "25/25/25"
+    assert binding[col["attempts/tick"]] == "3.0" and binding[col["recorded per replica (with grace)"]] == "25/25/25"
     assert binding[col["lateness p50 (ms)"]] == "-" and binding[col["drift (ms/tick)"]] == "0"
     assert sweep_job[0] == "sweep[replicas=2]" and sweep_job[col["lost"]] == "1"
     assert SWEEP_ID in sweep_job[-1] and sweep_job[col["verdict"]] == "fail"
@@ -142,7 +142,7 @@ def test_headline_table_is_compact_and_says_what_it_measured(runs_dir: Path) -> 
     summary = load_summaries(runs_dir)[0]
     text = headline_table(summary, evidence_link=False)
     caption, _, table = text.partition("\n\n")
-    assert "Dapr 1.18.3" in caption and "3 replicas" in caption and "24 s" in caption
+    assert "Dapr 1.18.3" in caption and "replicas 3" in caption and "24 s" in caption
     assert "9a5873d" in caption and "evidence" not in caption
     assert len(table.splitlines()[0].split("|")) - 2 == 13  # 13 columns, not the wide table
 

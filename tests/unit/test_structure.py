@@ -76,7 +76,7 @@ def test_every_public_name_is_importable_from_the_package() -> None:
 
 # The order data flows in: a module may import its own package and those before it, never after.
 LAYERS = ["paths|errors", "scenario", "record", "cluster", "apps", "drive", "check", "summary",
-          "reports|recheck", "runner", "bench|matrix", "cli", "__main__"]
+          "reports|recheck", "runner", "bench|matrix|trials", "cli", "__main__"]
 RANK = {unit: rank for rank, names in enumerate(LAYERS) for unit in names.split("|")}
 
 
@@ -176,3 +176,16 @@ def test_the_order_rules_catch_a_backward_import_and_a_cycle(tmp_path: Path, mon
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert len(layer_violations([back])) == 1
     assert import_cycles([a, b]) == [["harness.record.a", "harness.record.b"]]
+
+
+def test_the_readme_layout_names_every_package_and_top_level_module() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout"):]
+    units = [p for p in (ROOT / "harness").iterdir()
+             if (p.is_dir() and (p / "__init__.py").exists())
+             or (p.suffix == ".py" and not p.name.startswith("_"))]
+    missing = [p.name for p in units if f"harness/{p.name}" not in layout]
+    assert missing == []
+    for package in (p for p in units if p.is_dir()):
+        doc = importlib.import_module(f"harness.{package.name}").__doc__
+        assert doc and len(doc.split()) > 8, f"harness.{package.name} says what it owns"

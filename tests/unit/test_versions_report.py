@@ -50,7 +50,7 @@ def test_cells_that_differ_from_the_newest_version_are_marked(tmp_path: Path) ->
               "runs": {"1.14.0": {"comparison": "1.14.0"}, "1.18.3": {"comparison": "1.18.3"}}}
     text = render_versions(record, runs, tmp_path / "evidence", [], generated_at="now")
     row = next(line for line in text.splitlines() if line.startswith("| comparison"))
-    assert "**≠** FAIL: 1.00/tick, dup 0, lost 2, early 0 [run](evidence/1.14.0.json)" in row
-    assert "| pass: 1.00/tick, dup 0, lost 0, early 0 [run](evidence/1.18.3.json) |" in row
+    assert "**≠** FAIL: 1.00 attempts/tick, dup 0, lost 2, early 0 [run](evidence/1.14.0.json)" in row
+    assert "| pass: 1.00 attempts/tick, dup 0, lost 0, early 0 [run](evidence/1.18.3.json) |" in row
     assert "| 1.15.0 | **did not build** | refused module |" in text
-    assert "comparison / job: 1.14.0 `FAIL: 1.00/tick, dup 0, lost 2, early 0`" in text
+    assert "comparison / job: 1.14.0 `FAIL: 1.00 attempts/tick, dup 0, lost 2, early 0`" in text

@@ -490,7 +490,7 @@ def clean(args: CleanArgs) -> int:
     ended = reap(args.run_ids or None)
     for proc in ended:
         print(f"ended pid {proc.pid} of run {proc.run_id}: {proc.cmdline}")
-    tables = reap_run_tables(args.run_ids or None)
+    tables = reap_run_tables(args.run_ids or None, listed=True)
     for table in tables:
         print(f"removed nftables table {table.name} of run {table.run_id}")
     print(f"{len(ended)} process(es) ended, {len(tables)} nftables table(s) removed")

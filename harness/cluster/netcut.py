@@ -16,7 +16,8 @@ machine is touched. The table is made before the members start (so that every co
 between them is marked) and removed when the cluster stops. Its name carries the run id and
 the harness process that made it (pid and start time), so the watchdog removes it the moment
 that process dies, and ``clean`` or the next start of the harness removes a table whose owner
-is gone (``reap_tables``).
+is gone (``reap_tables``). Each table also leaves a marker file under ``MARKS`` while it
+exists, so that a start of the harness finds candidates without running ``nft`` at all.
 
 Standard library only (and the ``nft`` command, Debian's ``nftables``): the watchdog imports it.
 """
@@ -27,18 +28,24 @@ import hashlib
 import json
 import shutil
 import subprocess
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["FAMILY", "TABLE_PREFIX", "MemberCuts", "NftError", "RunTable", "cut_rules",
-           "member_gids", "nft", "pairs_between", "reap_tables", "remove_tables", "run_tables", "table_name"]
+__all__ = ["FAMILY", "MARKS", "TABLE_PREFIX", "MemberCuts", "NftError", "RunTable", "cut_rules",
+           "marked_tables", "member_gids", "nft", "pairs_between", "reap_tables", "remove_tables",
+           "run_tables", "table_name"]
 
 FAMILY = "inet"
 TABLE_PREFIX = "dapr-harness"
 _GID_BASE = 0x60000000  # far above any group a system assigns
 _GID_SLOTS = 1_000_000  # runs: each gets 8 consecutive group ids
 _CHAIN, _CUTS = "output", "cuts"
+# One empty file per table of ours that exists (tables vanish at reboot, and so does /tmp's
+# content on most machines; a stale marker costs one `nft` call).
+MARKS = Path(tempfile.gettempdir()) / "dapr-harness-nft"
 
 
 class NftError(RuntimeError):
@@ -92,19 +99,29 @@ def run_tables(run_ids: Iterable[str] | None = None) -> list[RunTable]:
     return found
 
 
+def marked_tables() -> list[RunTable]:
+    """The tables our markers say exist (no `nft` call)."""
+    names = [p.name for p in MARKS.iterdir()] if MARKS.is_dir() else []
+    return [t for t in map(RunTable.parse, names) if t is not None]
+
+
 def remove_tables(tables: Sequence[RunTable]) -> None:
     for table in tables:
         try:
             nft([{"delete": {"table": {"family": FAMILY, "name": table.name}}}])
         except NftError:
-            continue  # removed meanwhile by another cleaner
+            pass  # removed meanwhile by another cleaner, or never made
+        (MARKS / table.name).unlink(missing_ok=True)
 
 
-def reap_tables(orphaned: Callable[[RunTable], bool],
-                run_ids: Iterable[str] | None = None) -> list[RunTable]:
-    """Remove the tables of the given runs, or (none given) those ``orphaned`` says are."""
+def reap_tables(orphaned: Callable[[RunTable], bool], run_ids: Iterable[str] | None = None,
+                *, listed: bool = False) -> list[RunTable]:
+    """Remove the tables of the given runs, or (none given) those ``orphaned`` says are.
+    Candidates come from the kernel's own listing when runs are named or ``listed``, else
+    from the markers (so that a start of the harness runs no `nft` when there is none)."""
     run_ids = list(run_ids) if run_ids is not None else None
-    victims = [t for t in run_tables(run_ids) if run_ids is not None or orphaned(t)]
+    candidates = run_tables(run_ids) if run_ids is not None or listed else marked_tables()
+    victims = [t for t in candidates if run_ids is not None or orphaned(t)]
     remove_tables(victims)
     return victims
 
@@ -167,6 +184,8 @@ class MemberCuts:
             {"add": {"rule": {**self._table(), "chain": _CHAIN,
                               "expr": [{"jump": {"target": _CUTS}}]}}},
         ]
+        MARKS.mkdir(parents=True, exist_ok=True)
+        (MARKS / self.name).touch()  # before the table: a crash in between leaves no table unmarked
         nft(commands)
         self.installed = True
 
@@ -193,7 +212,7 @@ class MemberCuts:
         nft(commands)
 
     def remove(self) -> None:
-        if self.installed:
+        if self.installed or (MARKS / self.name).exists():
             remove_tables([RunTable(self.name, "", 0, "")])
             self.installed = False
 

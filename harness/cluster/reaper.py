@@ -92,9 +92,10 @@ def reap(run_ids: Iterable[str] | None = None, grace_s: float = 3.0) -> list[Tag
     return victims
 
 
-def reap_run_tables(run_ids: Iterable[str] | None = None) -> list[RunTable]:
-    """Remove the nftables tables of the given runs, or of runs whose owner is gone."""
-    return reap_tables(lambda t: owner_gone(t.owner, t.owner_start), run_ids)
+def reap_run_tables(run_ids: Iterable[str] | None = None, *, listed: bool = False) -> list[RunTable]:
+    """Remove the nftables tables of the given runs, or of runs whose owner is gone (found
+    from the kernel's listing when ``listed``, else from the tables' markers)."""
+    return reap_tables(lambda t: owner_gone(t.owner, t.owner_start), run_ids, listed=listed)
 
 
 def reap_orphans(say: Callable[[str], None]) -> list[TaggedProcess]:

@@ -20,7 +20,7 @@ import yaml
 from harness.cluster.flags import binary_flags
 from harness.cluster.health import LOOPBACK, READY_TIMEOUT_S, exited
 from harness.cluster.metrics import metric_total
-from harness.cluster.netcut import MemberCuts, member_gids
+from harness.cluster.netcut import KernelTable, RunGroups
 from harness.cluster.preflight import PortTaken
 from harness.cluster.process import CliProcess, ManagedProcess, stop_all
 from harness.cluster.redis import redis_service
@@ -73,13 +73,16 @@ class Cluster:
         if self.redis is not None:
             install_redis_components(run.resources, self.redis.address)
         self.placement = placement_service(runtime, run, options.log_level)
-        # Network faults: proxies on the links they act on, a kernel table for member cuts.
+        # Network faults: proxies on the links they act on; a kernel table (netcut.py) to cut
+        # members apart and to steer each daprd's Scheduler connections through its proxies.
         self.proxies = LinkProxies(run, options.proxied_links)
-        gids = member_gids(run.run_id, options.schedulers) if options.member_cuts else None
+        self.groups = RunGroups(run.run_id)
+        kernel = options.member_cuts or "scheduler" in self.proxies.links
+        gids = [self.groups.member(i) for i in range(options.schedulers)] if kernel else None
         member_level = TRIGGER_LOG_LEVEL if options.trigger_log else options.log_level
         self.schedulers = scheduler_cluster(runtime, run, options.schedulers, member_level, gids)
         self.scheduler = self.schedulers[0]
-        self.cuts = None if gids is None else MemberCuts(
+        self.table = None if gids is None else KernelTable(
             run.run_id, gids, [s.owned_ports() for s in self.schedulers], os.getpid(),
             owner_start_time(os.getpid()))
         # `dapr run -f`: one CLI for every replica; DAPR_RUNTIME_PATH, since in multi-app mode
@@ -97,16 +100,22 @@ class Cluster:
         self.write_multi_app_file()
 
     def _replica(self, index: int, group: AppGroup = HTTP_GROUP) -> Replica:
-        """A replica whose daprd dials each service at its own address (through its own
-        proxy where the link is proxied)."""
+        """A replica whose daprd reaches each service through its own proxy where the link is
+        proxied: placement, app and Redis by the address it is given, the Scheduler members
+        by the kernel's redirect of its group's connections (it dials the addresses the members
+        broadcast)."""
         name, route = f"replica-{index}", self.proxies.route
-        schedulers = ",".join(route(name, "scheduler", f"scheduler-{m}", s.address)
-                              for m, s in enumerate(self.schedulers))
+        gid = None
+        if "scheduler" in self.proxies.links and self.table is not None:
+            gid = self.groups.replica(index)
+            for m, member in enumerate(self.schedulers):
+                listen = route(name, "scheduler", f"scheduler-{m}", member.address)
+                self.table.redirect(gid, member.port, int(listen.rsplit(":", 1)[1]))
         return Replica(index, ReplicaOptions(
             self.options, self.runtime, self.run,
-            route(name, "placement", "placement", self.placement.address), schedulers,
-            self._replica_resources(name, group), self.multi_app,
-            lambda port: route(name, "app", "app", f"{LOOPBACK}:{port}")), group)
+            route(name, "placement", "placement", self.placement.address),
+            self.scheduler_addresses, self._replica_resources(name, group), self.multi_app,
+            lambda port: route(name, "app", "app", f"{LOOPBACK}:{port}"), gid), group)
 
     def _replica_resources(self, name: str, group: AppGroup) -> Path:
         """The group's resources, or with the Redis link proxied, a copy whose Redis
@@ -140,8 +149,8 @@ class Cluster:
         started = time.monotonic()
         self._start_redis(timeout_s)
         self.proxies.start(timeout_s)
-        if self.cuts is not None:
-            self.cuts.install()  # before the members: every connection between them is marked
+        if self.table is not None:
+            self.table.install()  # before members and sidecars: every connection is marked
         self.placement.start()
         for scheduler in self.schedulers:
             scheduler.start()
@@ -228,8 +237,8 @@ class Cluster:
             self._record_member_triggers()
         finally:
             self.proxies.stop(grace_s)
-            if self.cuts is not None:
-                self.cuts.remove()
+            if self.table is not None:
+                self.table.remove()
             for process in self.processes():  # reservations of processes never started
                 if process.ports is not None:
                     process.ports.release()

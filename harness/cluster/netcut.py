@@ -1,23 +1,33 @@
-"""Cuts between Scheduler members in the kernel: one nftables table per run.
+"""The run's own nftables table: Scheduler members cut apart, and each daprd's connections to
+the Scheduler steered through its own proxy.
 
-Scheduler members talk to each other over their embedded etcd's peer and client ports, and
-every member must see the same peer URLs, so no proxy can stand between two of them. All of
-it is on 127.0.0.1, where ports alone cannot say which member sent a packet (the dialing side
-uses an ephemeral port). So each member runs under a group id of its own (``member_gids``),
-the run's table marks every connection with the group of the member that opened it, and a cut
-of "a sends nothing to b" drops what a's sockets send on
+**Member cuts.** Scheduler members talk to each other over their embedded etcd's peer and
+client ports, and every member must see the same peer URLs, so no proxy can stand between two
+of them. All of it is on 127.0.0.1, where ports alone cannot say which member sent a packet
+(the dialing side uses an ephemeral port). So each member runs under a group id of its own
+(``RunGroups``), the table marks every connection with the group of the member that opened
+it, and a cut of "a sends nothing to b" drops what a's sockets send on
 
 - connections a opened to one of b's ports (``meta skgid a``, ``tcp dport`` in b's ports), and
 - connections b opened to one of a's ports (``meta skgid a``, ``ct mark b``, ``tcp sport`` in
   a's ports).
 
-A two-way cut is both directions. Every rule names the run's own ports, so nothing else on the
-machine is touched. The table is made before the members start (so that every connection
-between them is marked) and removed when the cluster stops. Its name carries the run id and
-the harness process that made it (pid and start time), so the watchdog removes it the moment
-that process dies, and ``clean`` or the next start of the harness removes a table whose owner
-is gone (``reap_tables``). Each table also leaves a marker file under ``MARKS`` while it
-exists, so that a start of the harness finds candidates without running ``nft`` at all.
+A two-way cut is both directions.
+
+**Redirects.** A 1.18 daprd asks one of its ``--scheduler-host-address`` for the members'
+addresses (WatchHosts) and then dials the addresses the members broadcast, the same for every
+daprd, so no per-client address exists to put a proxy on. Each daprd therefore runs under a
+group id of its own too, and the table's nat chain redirects what that group sends to a
+member's port to the port of that daprd's own proxy to that member (toxiproxy.py), whose
+upstream is the member.
+
+Every rule names the run's own ports, so nothing else on the machine is touched. The table is
+made before the members and sidecars start (so that every connection is marked or steered) and
+removed when the cluster stops. Its name carries the run id and the harness process that made
+it (pid and start time), so the watchdog removes it the moment that process dies, and
+``clean`` or the next start of the harness removes a table whose owner is gone
+(``reap_tables``). Each table also leaves a marker file under ``MARKS`` while it exists, so that
+a start of the harness finds candidates without running ``nft`` at all.
 
 Standard library only (and the ``nft`` command, Debian's ``nftables``): the watchdog imports it.
 """
@@ -34,15 +44,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FAMILY", "MARKS", "TABLE_PREFIX", "MemberCuts", "NftError", "RunTable", "cut_rules",
-           "marked_tables", "member_gids", "nft", "pairs_between", "reap_tables", "remove_tables",
-           "run_tables", "table_name"]
+__all__ = ["FAMILY", "MARKS", "TABLE_PREFIX", "KernelTable", "NftError", "RunGroups", "RunTable",
+           "cut_rules", "marked_tables", "nft", "pairs_between", "reap_tables", "redirect_rule",
+           "remove_tables", "run_tables", "table_name"]
 
 FAMILY = "inet"
 TABLE_PREFIX = "dapr-harness"
 _GID_BASE = 0x60000000  # far above any group a system assigns
-_GID_SLOTS = 1_000_000  # runs: each gets 8 consecutive group ids
-_CHAIN, _CUTS = "output", "cuts"
+_GID_SLOTS = 1_000_000  # runs: each gets a block of consecutive group ids
+_MEMBER_GIDS, _BLOCK = 8, 64  # members first, then replicas
+_CHAIN, _CUTS, _NAT = "output", "cuts", "redirects"
 # One empty file per table of ours that exists (tables vanish at reboot, and so does /tmp's
 # content on most machines; a stale marker costs one `nft` call).
 MARKS = Path(tempfile.gettempdir()) / "dapr-harness-nft"
@@ -126,10 +137,28 @@ def reap_tables(orphaned: Callable[[RunTable], bool], run_ids: Iterable[str] | N
     return victims
 
 
-def member_gids(run_id: str, members: int) -> list[int]:
-    """A group id per member, distinct from other runs' (a hash of the run id picks the slot)."""
-    slot = int(hashlib.sha256(run_id.encode()).hexdigest(), 16) % _GID_SLOTS
-    return [_GID_BASE + slot * 8 + i for i in range(members)]
+@dataclass(frozen=True)
+class RunGroups:
+    """The run's block of group ids, distinct from other runs' (a hash of the run id picks it):
+    Scheduler members first, then replicas' sidecars."""
+
+    run_id: str
+
+    @property
+    def base(self) -> int:
+        slot = int(hashlib.sha256(self.run_id.encode()).hexdigest(), 16) % _GID_SLOTS
+        return _GID_BASE + slot * _BLOCK
+
+    def member(self, index: int) -> int:
+        if not 0 <= index < _MEMBER_GIDS:
+            raise ValueError(f"member {index}: at most {_MEMBER_GIDS} members have a group id")
+        return self.base + index
+
+    def replica(self, index: int) -> int:
+        if not 0 <= index < _BLOCK - _MEMBER_GIDS:
+            raise ValueError(f"replica {index}: at most {_BLOCK - _MEMBER_GIDS} replicas have a "
+                             "group id")
+        return self.base + _MEMBER_GIDS + index
 
 
 def _match(left: dict[str, object], right: object) -> dict[str, object]:
@@ -153,9 +182,17 @@ def cut_rules(sender_gid: int, sender_ports: Sequence[int], receiver_gid: int,
     ]
 
 
-class MemberCuts:
-    """The run's table: connections marked by the member that opened them, and the cuts in
-    force (directed member pairs; overlapping faults each hold theirs)."""
+def redirect_rule(gid: int, port: int, to_port: int) -> list[dict[str, object]]:
+    """What a daprd (its group) sends to a member's port goes to its own proxy's port."""
+    return [_match({"meta": {"key": "skgid"}}, gid),
+            _match({"payload": {"protocol": "tcp", "field": "dport"}}, port),
+            {"redirect": {"port": to_port}}]
+
+
+class KernelTable:
+    """The run's table: connections marked by the member that opened them, the member cuts in
+    force (directed member pairs; overlapping faults each hold theirs), and the redirects of
+    daprd's Scheduler connections to their proxies."""
 
     def __init__(self, run_id: str, gids: Sequence[int], ports: Sequence[Sequence[int]],
                  owner: int, owner_start: str) -> None:
@@ -164,25 +201,39 @@ class MemberCuts:
         self.gids, self.ports = list(gids), [list(p) for p in ports]
         self.name = table_name(run_id, owner, owner_start)
         self._active: Counter[tuple[int, int]] = Counter()
+        self._redirects: list[list[dict[str, object]]] = []
         self.installed = False
+
+    def redirect(self, gid: int, port: int, to_port: int) -> None:
+        """Steer what group ``gid`` sends to ``port`` to ``to_port`` (at once if installed)."""
+        rule = redirect_rule(gid, port, to_port)
+        self._redirects.append(rule)
+        if self.installed:
+            nft([self._add(_NAT, rule)])
+
+    def _add(self, chain: str, expr: list[dict[str, object]]) -> dict[str, object]:
+        return {"add": {"rule": {**self._table(), "chain": chain, "expr": expr}}}
 
     def _table(self) -> dict[str, str]:
         return {"family": FAMILY, "table": self.name}
 
     def install(self) -> None:
-        """The table, its marking rules and the (empty) chain of cuts."""
+        """The table: its marking rules, the (empty) chain of cuts, the redirects so far."""
         mark = [[_match({"ct": {"key": "state"}}, "new"),
                  _match({"meta": {"key": "skgid"}}, gid),
                  {"mangle": {"key": {"ct": {"key": "mark"}}, "value": gid}}] for gid in self.gids]
         chain = {**self._table(), "name": _CHAIN, "type": "filter", "hook": "output",
                  "prio": 0, "policy": "accept"}
+        nat = {**self._table(), "name": _NAT, "type": "nat", "hook": "output", "prio": -100,
+               "policy": "accept"}
         commands: list[dict[str, object]] = [
             {"add": {"table": {"family": FAMILY, "name": self.name}}},
             {"add": {"chain": chain}},
+            {"add": {"chain": nat}},
             {"add": {"chain": {**self._table(), "name": _CUTS}}},
-            *({"add": {"rule": {**self._table(), "chain": _CHAIN, "expr": expr}}} for expr in mark),
-            {"add": {"rule": {**self._table(), "chain": _CHAIN,
-                              "expr": [{"jump": {"target": _CUTS}}]}}},
+            *(self._add(_CHAIN, expr) for expr in mark),
+            self._add(_CHAIN, [{"jump": {"target": _CUTS}}]),
+            *(self._add(_NAT, rule) for rule in self._redirects),
         ]
         MARKS.mkdir(parents=True, exist_ok=True)
         (MARKS / self.name).touch()  # before the table: a crash in between leaves no table unmarked
@@ -208,7 +259,7 @@ class MemberCuts:
         commands: list[dict[str, object]] = [{"flush": {"chain": {**self._table(), "name": _CUTS}}}]
         for a, b in sorted(self._active):
             for expr in cut_rules(self.gids[a], self.ports[a], self.gids[b], self.ports[b]):
-                commands.append({"add": {"rule": {**self._table(), "chain": _CUTS, "expr": expr}}})
+                commands.append(self._add(_CUTS, expr))
         nft(commands)
 
     def remove(self) -> None:

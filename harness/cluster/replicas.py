@@ -122,6 +122,8 @@ class ReplicaOptions:
     # The address daprd dials for the app listening on a port (a proxy's when the app link
     # is proxied); None: the app's own.
     app_route: Callable[[int], str] | None = None
+    # The group id daprd runs under (the kernel steers its Scheduler connections by it).
+    group: int | None = None
 
 
 class Replica:
@@ -174,7 +176,8 @@ class Replica:
                                       log_path=run.log(f"{name}-app"), env=self.app_env,
                                       cwd=REPO_ROOT, ports=self.ports)
             self.daprd = ManagedProcess(f"{name}-daprd", self.daprd_argv, run_id=run.run_id,
-                                        log_path=run.log(f"{name}-daprd"), env=daprd_env)
+                                        log_path=run.log(f"{name}-daprd"), env=daprd_env,
+                                        group=options.group)
         else:
             self._adopt(daprd_env)
 
@@ -187,7 +190,7 @@ class Replica:
             self.launcher = owner = CliProcess(
                 f"{self.name}-dapr-run", cli_argv, run_id=run.run_id,
                 log_path=run.log(f"{self.name}-dapr-run"), env={**self.app_env, **daprd_env},
-                cwd=REPO_ROOT, ports=self.ports)
+                cwd=REPO_ROOT, ports=self.ports, group=self.options.group)
             restart: Callable[[], None] | None = self._relaunch
         else:
             owner, restart = self.options.multi_app, None

@@ -1,9 +1,11 @@
 """Toxiproxy in front of a run's links: built once from its Go module, one server per run on
 loopback, driven through its HTTP API.
 
-Each link with a per-client address gets a proxy of its own, named ``<client>--<peer>``: every
-daprd to every Scheduler member (``replica-1--scheduler-0``), to its app (``replica-1--app``),
-to placement and to Redis. A link is proxied only in a run whose faults act on it
+Each daprd link gets a proxy of its own, named ``<client>--<peer>``: every daprd to every
+Scheduler member (``replica-1--scheduler-0``), to its app (``replica-1--app``), to placement and
+to Redis. Placement, the app and Redis are dialed at the address daprd is given (the proxy's);
+daprd dials the Scheduler members at the addresses they broadcast, the same for every daprd, so
+the run's kernel table redirects each daprd's connections to its own proxies (netcut.py). A link is proxied only in a run whose faults act on it
 (``harness/scenario/faults.py``: ``links_used``); every other link is dialed directly, and a run
 without network faults starts no server at all. The server is a ManagedProcess, so it is tagged
 with the run and ended with it, its runner's death included.

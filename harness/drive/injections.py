@@ -7,7 +7,7 @@ a duration is undone right after it starts (a kill followed by a restart). The r
 exactly the catalog's kinds (checked at import).
 
 Network faults act through the cluster's proxies (``cluster.proxies``: a disabled proxy is a
-partition, a toxic a bad link) and its kernel table of member cuts (``cluster.cuts``).
+partition, a toxic a bad link) and its kernel table of member cuts (``cluster.table``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import httpx
 
 from harness.cluster.controlplane import Cluster
-from harness.cluster.netcut import MemberCuts, pairs_between
+from harness.cluster.netcut import KernelTable, pairs_between
 from harness.cluster.process import stop_all
 from harness.cluster.replicas import Replica
 from harness.cluster.services import DaprService
@@ -230,10 +230,10 @@ def _proxies(cluster: Cluster) -> LinkProxies:
     return cluster.proxies
 
 
-def _cuts(cluster: Cluster) -> MemberCuts:
-    if cluster.cuts is None:
+def _cuts(cluster: Cluster) -> KernelTable:
+    if cluster.table is None:
         raise ValueError("no kernel table in this run (no member-cutting fault in its options)")
-    return cluster.cuts
+    return cluster.table
 
 
 def _disabled(proxies: LinkProxies, chosen: Sequence[Proxy]) -> Steps:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cluster.netcut import MemberCuts, member_gids, run_tables
+from harness.cluster.netcut import KernelTable, RunGroups, run_tables
 from harness.cluster.ports import PortReservation
 from harness.cluster.process import ManagedProcess
 from harness.cluster.toxiproxy import LinkProxies
@@ -63,12 +63,12 @@ def _dial(port: int, gid: int | None = None) -> str:
 
 
 @pytest.fixture
-def members(run: RunDir) -> Iterator[tuple[MemberCuts, list[int], list[int]]]:
+def members(run: RunDir) -> Iterator[tuple[KernelTable, list[int], list[int]]]:
     """Two "members": echo servers under group ids of their own, and their run's table."""
-    gids = member_gids(run.run_id, 2)
+    gids = [RunGroups(run.run_id).member(i) for i in range(2)]
     servers = [_echo(run, f"member-{i}", gid) for i, gid in enumerate(gids)]
     ports = [port for _, port in servers]
-    cuts = MemberCuts(run.run_id, gids, [[p] for p in ports], 1, owner_start_time(1))
+    cuts = KernelTable(run.run_id, gids, [[p] for p in ports], 1, owner_start_time(1))
     cuts.install()
     try:
         yield cuts, gids, ports
@@ -79,7 +79,7 @@ def members(run: RunDir) -> Iterator[tuple[MemberCuts, list[int], list[int]]]:
 
 
 def test_a_one_way_cut_drops_what_one_member_sends_on_both_kinds_of_connection(
-        members: tuple[MemberCuts, list[int], list[int]]) -> None:
+        members: tuple[KernelTable, list[int], list[int]]) -> None:
     cuts, (g0, g1), (p0, p1) = members
     assert _dial(p1, g0) == "ping" and _dial(p0, g1) == "ping"
     cuts.cut({(0, 1)})  # member 0 sends member 1 nothing
@@ -91,7 +91,7 @@ def test_a_one_way_cut_drops_what_one_member_sends_on_both_kinds_of_connection(
 
 
 def test_the_table_is_named_for_its_run_and_gone_when_removed(
-        run: RunDir, members: tuple[MemberCuts, list[int], list[int]]) -> None:
+        run: RunDir, members: tuple[KernelTable, list[int], list[int]]) -> None:
     cuts, _, _ = members
     assert [t.name for t in run_tables([run.run_id])] == [cuts.name]
     cuts.remove()

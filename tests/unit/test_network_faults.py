@@ -13,7 +13,7 @@ import pytest
 
 from builders import plain_yaml
 from harness.cluster import netcut
-from harness.cluster.netcut import MemberCuts, RunTable, cut_rules, member_gids, pairs_between
+from harness.cluster.netcut import KernelTable, RunGroups, RunTable, cut_rules, pairs_between
 from harness.cluster.toxiproxy import LinkProxies
 from harness.cluster.triggerlog import parse_trigger_lines
 from harness.drive.injections import INJECTIONS, describe, steps_for
@@ -118,10 +118,15 @@ def test_a_cut_drops_what_the_sender_sends_on_either_side_of_a_connection() -> N
     assert opened[-1] == accepted[-1] == {"drop": None}
 
 
-def test_member_groups_are_distinct_per_member_and_run() -> None:
-    gids = member_gids("run-a", 3)
-    assert len(set(gids)) == 3 and gids == member_gids("run-a", 3)
-    assert not set(gids) & set(member_gids("run-b", 3)) and min(gids) > 65535
+def test_group_ids_are_distinct_per_process_and_run() -> None:
+    a, b = RunGroups("run-a"), RunGroups("run-b")
+    gids = [a.member(i) for i in range(3)] + [a.replica(i) for i in range(6)]
+    assert len(set(gids)) == 9 and gids == [RunGroups("run-a").member(i) for i in range(3)] + [
+        RunGroups("run-a").replica(i) for i in range(6)]
+    assert not set(gids) & ({b.member(i) for i in range(3)} | {b.replica(i) for i in range(6)})
+    assert min(gids) > 65535
+    with pytest.raises(ValueError):
+        a.member(8)
 
 
 def test_a_table_name_carries_its_run_and_owner() -> None:
@@ -148,7 +153,7 @@ def test_cuts_from_overlapping_faults_hold_until_each_heals(tmp_path: Path,
     fake = _Nft()
     monkeypatch.setattr(netcut, "nft", fake)
     monkeypatch.setattr(netcut, "MARKS", tmp_path)
-    cuts = MemberCuts("r1", [10, 11, 12], [[1], [2], [3]], 99, "5.00")
+    cuts = KernelTable("r1", [10, 11, 12], [[1], [2], [3]], 99, "5.00")
     cuts.install()
     assert (tmp_path / cuts.name).exists()
     cuts.cut({(0, 1), (0, 2)})
@@ -161,6 +166,22 @@ def test_cuts_from_overlapping_faults_hold_until_each_heals(tmp_path: Path,
     cuts.remove()
     assert fake.batches[-1] == [{"delete": {"table": {"family": "inet", "name": cuts.name}}}]
     assert not (tmp_path / cuts.name).exists()
+
+
+def test_redirects_made_later_are_added_at_once(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _Nft()
+    monkeypatch.setattr(netcut, "nft", fake)
+    monkeypatch.setattr(netcut, "MARKS", tmp_path)
+    table = KernelTable("r2", [10], [[1]], 99, "5.00")
+    table.redirect(500, 7000, 7100)
+    table.install()
+    nat = [c["add"]["rule"]["expr"] for c in fake.batches[0]
+           if "rule" in c.get("add", {}) and c["add"]["rule"]["chain"] == "redirects"]
+    assert nat == [netcut.redirect_rule(500, 7000, 7100)]
+    assert nat[0][-1] == {"redirect": {"port": 7100}}
+    table.redirect(501, 7000, 7101)  # a replica added later
+    assert fake.batches[-1][0]["add"]["rule"]["expr"] == netcut.redirect_rule(501, 7000, 7101)
 
 
 def test_reaping_finds_orphaned_tables_by_their_markers(tmp_path: Path,
@@ -216,8 +237,8 @@ def test_every_client_gets_a_proxy_of_its_own_per_member(tmp_path: Path) -> None
     proxies.stop()
 
 
-def _cluster(proxies: LinkProxies | None, writer: HistoryWriter, cuts: Any = None) -> Any:
-    return SimpleNamespace(proxies=proxies, cuts=cuts, history=writer,
+def _cluster(proxies: LinkProxies | None, writer: HistoryWriter, table: Any = None) -> Any:
+    return SimpleNamespace(proxies=proxies, table=table, history=writer,
                            schedulers=[object()] * 3, all_replicas=[object()] * 3,
                            run=SimpleNamespace(history=writer.path))
 

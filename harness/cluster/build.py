@@ -70,21 +70,19 @@ __all__ = [
 
 MIN_FREE_BYTES = 6 * 1024**3  # module cache + build cache of a cold daprd build
 # The one build tag of daprd (cmd/daprd/components/zz_notag.go panics without one). A single
-# parameter of the recipe: changing it builds into a fresh cache entry. The pinned version gets
+# parameter of the recipe: changing it builds into a fresh cache entry. Every version gets
 # `allcomponents` because lock.redis (the distributed lock API, for binding-lock) is an alpha
-# component that `stablecomponents` leaves out (cmd/daprd/components/lock_redis.go); the other
-# versions run the version matrix (jobs, cron bindings), which stable components cover, and
-# build in about half the time.
+# component that `stablecomponents` leaves out (cmd/daprd/components/lock_redis.go), and the
+# version matrix runs the mechanisms scenario (binding-lock included) on every version.
 DAPRD_BUILD_TAG = "allcomponents"
-OTHER_VERSIONS_BUILD_TAG = "stablecomponents"
 BUILD_TAGS = {"daprd": DAPRD_BUILD_TAG}
 
 
 def build_tags(version: str) -> dict[str, str]:
-    """The Go build tags of each binary of ``version``."""
-    if version == DEFAULT_DAPR_VERSION:
-        return BUILD_TAGS
-    return {"daprd": OTHER_VERSIONS_BUILD_TAG}
+    """The Go build tags of each binary of ``version`` (the same for every version)."""
+    return BUILD_TAGS
+
+
 CLI_SOURCE_ENV = "DAPR_CLI_SOURCE"
 
 

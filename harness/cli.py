@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.paths import REPO_ROOT, RESULTS_DIR, RUNS_DIR, SCENARIOS_DIR
+from harness.paths import FIELD_DIR, REPO_ROOT, RESULTS_DIR, RUNS_DIR, SCENARIOS_DIR
 from harness.scenario.mechanisms import LAUNCHERS
 
 __all__ = ["main"]
@@ -74,9 +74,11 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def resolve_scenarios(names: Sequence[str]) -> list[Any]:
     """Scenario files, file stems or scenario names (a sweep's name selects all its values)."""
-    from harness.scenario.loading import load_scenario, load_scenarios
+    from harness.scenario.loading import load_field_scenarios, load_scenario, load_scenarios
+    from harness.scenario.rules import check_unique_ids
 
-    known = load_scenarios(SCENARIOS_DIR)
+    known = load_scenarios(SCENARIOS_DIR) + load_field_scenarios(FIELD_DIR)
+    check_unique_ids(known)
     chosen = []
     for name in names:
         path = Path(name)
@@ -137,19 +139,55 @@ def cmd_run(args: argparse.Namespace) -> int:
                           launcher=args.launcher, dapr_version=args.dapr_version)
 
 
-def cmd_matrix(args: argparse.Namespace) -> int:
-    from harness.matrix import DEFAULT_FAULTS, run_matrix
-    from harness.reports.claims import load_claim_scenarios
+def _field_scenarios(names: Sequence[str]) -> list[Any]:
+    """The field scenarios named (every one when none is)."""
+    from harness.scenario.loading import load_field_scenarios
+
+    if not names:
+        return load_field_scenarios(FIELD_DIR)
+    chosen = resolve_scenarios(names)
+    plain = [s.name for s in chosen if s.report is None]
+    if plain:
+        raise UsageError(f"not field scenarios (no report:): {', '.join(plain)}; field "
+                         f"scenarios are the files of {FIELD_DIR}")
+    return chosen
+
+
+def _matrix(args: argparse.Namespace, scenarios: Sequence[Any], field: Sequence[Any]) -> int:
+    """Run the matrix and field scenarios (unless --report-only), then render their reports."""
+    from harness.matrix import run_matrix
+    from harness.reports.field import write_field_reports
     from harness.reports.versions import write_versions_report
 
+    if args.trials < 1:
+        raise UsageError(f"--trials must be >= 1, got {args.trials}")
     out, runs_dir = Path(args.out), Path(args.runs_dir)
+    started = time.monotonic()
     if not args.report_only:
-        names = args.scenarios or [HEADLINE_SCENARIO, *sorted(
-            {s.source.stem for s in load_claim_scenarios(SCENARIOS_DIR)}), *DEFAULT_FAULTS]
-        print(run_matrix(resolve_scenarios(names), args.versions, out=out, say=_say,
-                         launcher=args.launcher, runs_dir=runs_dir))
-    print(write_versions_report(out, runs_dir, SCENARIOS_DIR))
+        for path in run_matrix(scenarios, args.versions, out=out, say=_say,
+                               launcher=args.launcher, runs_dir=runs_dir, field=field,
+                               trials=args.trials):
+            print(path)
+    if scenarios or (args.report_only and (out / "versions.json").exists()):
+        print(write_versions_report(out, runs_dir, SCENARIOS_DIR))
+    if field or (args.report_only and (out / "field.json").exists()):
+        print(write_field_reports(out, runs_dir, FIELD_DIR))
+    _say(f"done in {(time.monotonic() - started) / 60:.1f} min")
     return 0
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from harness.matrix import DEFAULT_FAULTS, MATRIX_SCENARIOS
+    from harness.reports.claims import load_claim_scenarios
+
+    names = args.scenarios or [*MATRIX_SCENARIOS, *sorted(
+        {s.source.stem for s in load_claim_scenarios(SCENARIOS_DIR)}), *DEFAULT_FAULTS]
+    field = _field_scenarios([]) if args.field else []
+    return _matrix(args, resolve_scenarios(names), field)
+
+
+def cmd_field(args: argparse.Namespace) -> int:
+    return _matrix(args, [], _field_scenarios(args.scenarios))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -314,6 +352,23 @@ def _add_launch_options(parser: argparse.ArgumentParser) -> None:
                         "overrides a scenario's `dapr_version:`")
 
 
+def _add_matrix_options(parser: argparse.ArgumentParser) -> None:
+    from harness.cluster.versions import SERVED_DAPR_VERSIONS
+
+    parser.add_argument("--versions", nargs="+", type=_version_arg, metavar="X.Y.Z",
+                        default=list(SERVED_DAPR_VERSIONS),
+                        help="Dapr versions (default: every one the Go module proxy serves "
+                        f"here: {' '.join(SERVED_DAPR_VERSIONS)})")
+    parser.add_argument("--trials", type=int, default=1, metavar="K",
+                        help="runs of each field scenario per version (default 1)")
+    parser.add_argument("--launcher", choices=LAUNCHERS,
+                        help="how replicas are started (default: daprd)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="only render the reports from their records")
+    _add_runs_dir(parser)
+    _add_out(parser)
+
+
 def _add_out(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=str(RESULTS_DIR), help=f"output dir (default {RESULTS_DIR})")
 
@@ -374,26 +429,35 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Builds (or finds) each Dapr version, runs the scenarios once on each, and "
         "writes results/versions.json (which run is which) and results/versions.md: every "
-        "comparison and fault row and every claim by version, cells that differ from the newest "
+        "comparison, mechanism and fault row and every claim by version, cells that differ from the newest "
         "version marked, each cell linked to its run, versions that did not build and why. "
         "A cold build of one extra version takes several minutes on 2 cores. Runs of earlier "
         "invocations are kept, so versions can be added one at a time.",
-        epilog="default scenarios: comparison, every claim scenario, fault-kill-daprd, "
-        "fault-kill-scheduler\n"
+        epilog="default scenarios: comparison, mechanisms, every claim scenario, "
+        "fault-kill-daprd, fault-kill-scheduler\n"
+        "everything (matrix and field reports, every version): python -m harness matrix --field\n"
         "example: python -m harness matrix --versions 1.14.0 1.16.0 1.18.3 comparison")
     matrix.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                         help="scenario files, stems or names (default: see below)")
-    matrix.add_argument("--versions", nargs="+", type=_version_arg, metavar="X.Y.Z",
-                        default=["1.14.0", "1.16.0", "1.18.3"],
-                        help="Dapr versions (default 1.14.0 1.16.0 1.18.3; the proxy here "
-                        "serves 1.14.0 1.15.0 1.16.0 1.17.0 1.18.0 1.18.2 1.18.3)")
-    matrix.add_argument("--launcher", choices=LAUNCHERS,
-                        help="how replicas are started (default: daprd)")
-    matrix.add_argument("--report-only", action="store_true",
-                        help="only render results/versions.md from results/versions.json")
-    _add_runs_dir(matrix)
-    _add_out(matrix)
+    matrix.add_argument("--field", action="store_true",
+                        help="also every field scenario (scenarios/field/) on every version its "
+                        "report applies to; writes results/field.json and field-reports.md")
+    _add_matrix_options(matrix)
     matrix.set_defaults(func=cmd_matrix)
+    field = sub.add_parser(
+        "field", help="field reports: Dapr bugs from its trackers on every version",
+        description="Runs each field scenario (scenarios/field/*.yaml) --trials times on every "
+        "Dapr version its report applies to (built or found first), and writes "
+        "results/field.json (which run is which) and results/field-reports.md: per report and "
+        "version reproduced, not reproduced or n/a with the figures that decide it, where the "
+        "harness and the report disagree, and which version to pin. Runs of earlier "
+        "invocations are kept, so versions and reports can be added one at a time. "
+        "`matrix --field` runs these and the version matrix in one command.",
+        epilog="example: python -m harness field jobs-http-no-data --versions 1.16.0 1.18.3")
+    field.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                       help="field scenario files, stems or names (default: every one)")
+    _add_matrix_options(field)
+    field.set_defaults(func=cmd_field)
     report = sub.add_parser("report", help="write Markdown tables and plots from the runs",
                             description="Writes results/comparison.md (latest run of each "
                             "comparison scenario, or the runs named with --run), timelines and "

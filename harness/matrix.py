@@ -1,8 +1,11 @@
-"""The version matrix: the same scenarios on several Dapr versions, one run each.
+"""The version matrix: the same scenarios on several Dapr versions, one run each; and the
+field reports: each field scenario on every version its report applies to, K trials each.
 
 Each version is built (or found) first; a version that does not build is recorded with the
-reason and skipped. The record (results/versions.json) names every run, and
-harness/reports/versions.py renders results/versions.md from it and the runs' summaries.
+reason and skipped. Versions run one after the other (every scenario of one version, then the
+next). The records (results/versions.json, results/field.json) name every run, and
+harness/reports/versions.py and harness/reports/field.py render results/versions.md and
+results/field-reports.md from them and the runs' summaries.
 """
 
 from __future__ import annotations
@@ -15,14 +18,19 @@ from typing import Any
 
 from harness.cluster.build import BuildError, ensure_runtime
 from harness.cluster.runtime import DaprMissingError, DaprRuntime
-from harness.cluster.versions import version_key
+from harness.cluster.versions import SERVED_DAPR_VERSIONS, version_key
 from harness.cluster.wait import DeadlineExceeded
+from harness.reports.field import observe
 from harness.runner import harness_commit, run_scenario
 from harness.scenario.model import Scenario
+from harness.summary import RunSummary
 
-__all__ = ["DEFAULT_FAULTS", "DEFAULT_VERSIONS", "build_versions", "run_matrix"]
+__all__ = ["DEFAULT_FAULTS", "DEFAULT_VERSIONS", "MATRIX_SCENARIOS", "build_versions",
+           "run_matrix"]
 
-DEFAULT_VERSIONS = ("1.14.0", "1.16.0", "1.18.3")
+DEFAULT_VERSIONS = SERVED_DAPR_VERSIONS
+# Beside every claim scenario: the headline comparison and every mechanism side by side.
+MATRIX_SCENARIOS = ("comparison", "mechanisms")
 # Faults whose outcome depends on the scheduler and the sidecar's reconnection, the parts that
 # changed most between versions (etcd embedding, job streams, leadership).
 DEFAULT_FAULTS = ("fault-kill-daprd", "fault-kill-scheduler")
@@ -55,14 +63,14 @@ def build_versions(versions: Sequence[str],
 
 def _run_once(scenario: Scenario, runtime: DaprRuntime, version: str, *,
               say: Callable[[str], None], launcher: str | None,
-              runs_dir: Path | None) -> str:
-    """The run id; a run whose cluster could not start (e.g. a port taken by another process
+              runs_dir: Path | None) -> RunSummary:
+    """The run's summary; a run whose cluster could not start (e.g. a port taken by another process
     between its reservation and the bind) is tried once more, then the error is raised."""
     for attempt in (1, 2):
         try:
             result = run_scenario(scenario, runtime, progress=say, runs_dir=runs_dir,
                                   launcher=launcher, dapr_version=version)
-            return result.summary.run_id
+            return result.summary
         except DeadlineExceeded as exc:
             if attempt == 2:
                 raise
@@ -72,23 +80,54 @@ def _run_once(scenario: Scenario, runtime: DaprRuntime, version: str, *,
 
 def run_matrix(scenarios: Sequence[Scenario], versions: Sequence[str], *, out: Path,
                say: Callable[[str], None], launcher: str | None = None,
-               runs_dir: Path | None = None) -> Path:
-    """Run every scenario on every version that builds; the record is written after each run
-    (so an interrupted matrix keeps what it ran); its path."""
+               runs_dir: Path | None = None, field: Sequence[Scenario] = (),
+               trials: int = 1) -> list[Path]:
+    """Run every scenario on every version that builds (and each ``field`` scenario ``trials``
+    times on every version its report applies to); each record is written after each run (so
+    an interrupted matrix keeps what it ran); the records' paths."""
     runtimes, records = build_versions(versions, say)
-    path = out / "versions.json"
-    _write(path, _merged(path, records, {}), scenarios, launcher)
+    paths = {"matrix": out / "versions.json", "field": out / "field.json"}
+    written = {kind: paths[kind] for kind, chosen in (("matrix", scenarios), ("field", field))
+               if chosen}
+    for kind, path in written.items():
+        _write(path, _merged(path, records, {}), scenarios if kind == "matrix" else field,
+               launcher)
     for version, runtime in runtimes.items():
+        run = dict(runtime=runtime, version=version, say=say, launcher=launcher,
+                   runs_dir=runs_dir)
         for scenario in scenarios:
-            try:
-                run_id = _run_once(scenario, runtime, version, say=say, launcher=launcher,
-                                   runs_dir=runs_dir)
-            except DeadlineExceeded as exc:
-                say(f"{scenario.name} on {version}: did not start: {exc}")
+            run_ids = _trials(scenario, 1, **run)
+            if run_ids:
+                _write(paths["matrix"], _merged(paths["matrix"], [], {
+                    version: {scenario.name: run_ids[0]}}), scenarios, launcher)
+        for scenario in field:
+            if scenario.report is None or version not in scenario.report.versions:
                 continue
-            _write(path, _merged(path, [], {version: {scenario.name: run_id}}), scenarios,
-                   launcher)
-    return path
+            run_ids = _trials(scenario, trials, **run)
+            _write(paths["field"], _merged(paths["field"], [], {version: {
+                scenario.name: run_ids}}), field, launcher)
+    return list(written.values())
+
+
+def _trials(scenario: Scenario, trials: int, *, runtime: DaprRuntime, version: str,
+            say: Callable[[str], None], launcher: str | None,
+            runs_dir: Path | None) -> list[str]:
+    """The ids of ``trials`` runs of ``scenario`` (runs that did not start are left out); a
+    field scenario's observation is said after each run."""
+    run_ids = []
+    for _ in range(trials):
+        try:
+            summary = _run_once(scenario, runtime, version, say=say, launcher=launcher,
+                                runs_dir=runs_dir)
+        except DeadlineExceeded as exc:
+            say(f"{scenario.name} on {version}: did not start: {exc}")
+            continue
+        run_ids.append(summary.run_id)
+        if scenario.report is not None:
+            seen = observe(scenario.report, summary)
+            say(f"{scenario.name} on {version}: {seen.outcome} (the report says "
+                f"{scenario.report.expected.get(version)}): {'; '.join(seen.figures)}")
+    return run_ids
 
 
 def _write(path: Path, record: dict[str, Any], scenarios: Sequence[Scenario],

@@ -8,6 +8,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COMPONENTS_DIR = REPO_ROOT / "components"
 SCENARIOS_DIR = REPO_ROOT / "scenarios"
+# Field reports: one scenario per bug reported in Dapr's trackers, run on every served version.
+FIELD_DIR = SCENARIOS_DIR / "field"
 RESULTS_DIR = REPO_ROOT / "results"
 RUNS_DIR = RESULTS_DIR / "runs"
 # `dapr --runtime-path REPO_ROOT` means REPO_ROOT/.dapr: the project-local runtime dir.

@@ -166,9 +166,11 @@ def _summed(values: list[float | None]) -> float | None:
     return sum(present) if present else None
 
 
-def _collect_metrics(cluster: Cluster) -> dict[str, float | None]:
-    """Dapr's own counters at the end of the window (a restarted process restarts its counts)."""
+def _collect_metrics(cluster: Cluster) -> dict[str, Any]:
+    """Dapr's own counters at the end of the window (a restarted process restarts its counts),
+    and the cluster's footprint then (what still runs, scheduler RSS, etcd size)."""
     return {
+        "footprint": cluster.footprint(),
         JOB_SUCCESS_METRIC: _summed([_metric_or_none(r.metrics, JOB_SUCCESS_METRIC)
                                      for r in cluster.replicas]),
         JOB_FAILURE_METRIC: _summed([_metric_or_none(r.metrics, JOB_FAILURE_METRIC)
@@ -178,7 +180,7 @@ def _collect_metrics(cluster: Cluster) -> dict[str, float | None]:
     }
 
 
-def _metrics_check(run: RunDir, metrics: dict[str, float | None]) -> dict[str, Any]:
+def _metrics_check(run: RunDir, metrics: dict[str, Any]) -> dict[str, Any]:
     """The app's own count of delivered jobs against daprd's and the scheduler's counters."""
     history = load_history(run.history)
     ok: dict[str, int] = {}

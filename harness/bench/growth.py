@@ -15,7 +15,6 @@ from harness.bench.native import run_native_load
 from harness.bench.stats import percentile, spread
 from harness.bench.throughput import CORES, deliver_due_jobs
 from harness.bench.timing import lateness_by_count
-from harness.cluster.controlplane import Cluster
 from harness.cluster.runtime import DaprRuntime
 from harness.cluster.wait import wait_until
 from harness.record.history import load_history
@@ -44,11 +43,6 @@ def bench_replicas(runtime: DaprRuntime, s: BenchSettings, say: Say) -> dict[str
 
 
 # -- scheduler RSS, etcd size and creation rate as stored jobs grow -------------------------------
-def _etcd_db_mib(cluster: Cluster) -> float:
-    dbs = list((cluster.run.root / "etcd").rglob("member/snap/db"))
-    return round(sum(p.stat().st_size for p in dbs) / 2**20, 2)
-
-
 def _stored_trial(runtime: DaprRuntime, s: BenchSettings, trial: int) -> list[dict[str, Any]]:
     rows = []
     with bench_cluster(runtime, f"bench-stored-{trial}", replicas=1, null_sink=True) as cluster:
@@ -65,7 +59,7 @@ def _stored_trial(runtime: DaprRuntime, s: BenchSettings, trial: int) -> list[di
             rows.append({"level": level, "stored": stored,
                          "creations_per_s": round(load.accepted_per_s, 1),
                          "scheduler_rss_mib": round(scheduler.memory_info().rss / 2**20, 1),
-                         "etcd_db_mib": _etcd_db_mib(cluster), "errors": load.to_dict()["errors_by_status"],
+                         "etcd_db_mib": cluster.etcd_db_mib(), "errors": load.to_dict()["errors_by_status"],
                          "cpu_pct": cpu, "limited_by": limiting_side(cpu, CORES)})
     return rows
 

@@ -56,6 +56,7 @@ __all__ = [
     "ADAPTATIONS",
     "BUILD_TAGS",
     "DAPRD_BUILD_TAG",
+    "LOCK_REDIS_TAG",
     "BuildError",
     "build_cli",
     "build_dapr",
@@ -69,18 +70,39 @@ __all__ = [
 ]
 
 MIN_FREE_BYTES = 6 * 1024**3  # module cache + build cache of a cold daprd build
-# The one build tag of daprd (cmd/daprd/components/zz_notag.go panics without one). A single
-# parameter of the recipe: changing it builds into a fresh cache entry. Every version gets
+# The build tags of daprd (cmd/daprd/components/zz_notag.go panics without one). A parameter
+# of the recipe: changing it builds into a fresh cache entry. The pinned version gets
 # `allcomponents` because lock.redis (the distributed lock API, for binding-lock) is an alpha
-# component that `stablecomponents` leaves out (cmd/daprd/components/lock_redis.go), and the
-# version matrix runs the mechanisms scenario (binding-lock included) on every version.
+# component that `stablecomponents` leaves out (cmd/daprd/components/lock_redis.go). The other
+# versions run the version matrix, the mechanisms scenario (binding-lock) included, but their
+# `allcomponents` sets pull modules that no longer build with this Go (1.16.0's kitex binding
+# needs github.com/choleraehyq/pid, whose assembly Go 1.26 refuses): they build the stable set
+# plus lock.redis, whose file's build constraint is widened with the LOCK_REDIS_TAG tag.
 DAPRD_BUILD_TAG = "allcomponents"
+LOCK_REDIS_TAG = "lockredis"
+OTHER_VERSIONS_BUILD_TAG = f"stablecomponents,{LOCK_REDIS_TAG}"
 BUILD_TAGS = {"daprd": DAPRD_BUILD_TAG}
+_LOCK_REDIS_FILE = "cmd/daprd/components/lock_redis.go"
+_LOCK_REDIS_EDIT = (f"lock.redis added to the stablecomponents build ({_LOCK_REDIS_FILE}: "
+                    f"//go:build allcomponents || {LOCK_REDIS_TAG})")
 
 
 def build_tags(version: str) -> dict[str, str]:
-    """The Go build tags of each binary of ``version`` (the same for every version)."""
-    return BUILD_TAGS
+    """The Go build tags of each binary of ``version``."""
+    if version == DEFAULT_DAPR_VERSION:
+        return BUILD_TAGS
+    return {"daprd": OTHER_VERSIONS_BUILD_TAG}
+
+
+def _widen_lock_redis(src: Path) -> str:
+    """Register lock.redis under LOCK_REDIS_TAG too; the record of the edit."""
+    path = src / _LOCK_REDIS_FILE
+    text = path.read_text()
+    if not text.startswith("//go:build allcomponents\n"):
+        raise BuildError(f"{path}: expected it to start with //go:build allcomponents")
+    path.write_text(text.replace("//go:build allcomponents\n",
+                                 f"//go:build allcomponents || {LOCK_REDIS_TAG}\n", 1))
+    return _LOCK_REDIS_EDIT
 
 
 CLI_SOURCE_ENV = "DAPR_CLI_SOURCE"
@@ -186,7 +208,9 @@ def build_dapr(progress: Progress, version: str = DEFAULT_DAPR_VERSION) -> Path:
             commands.append((name, ["build", "-mod=mod", "-trimpath", *tags, "-ldflags",
                                     ldflags(version), "-o", str(tmp / "bin" / name),
                                     f"./cmd/{name}"]))
-        applied = adapt_and_build(src, commands, ADAPTATIONS, env, progress)
+        edits = ([_widen_lock_redis(src)] if LOCK_REDIS_TAG in build_tags(version)["daprd"]
+                 else [])
+        applied = edits + adapt_and_build(src, commands, ADAPTATIONS, env, progress)
         return {"version": version, "adaptations": applied, "tags": build_tags(version),
                 "go": go(["version"]).strip()}
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psutil
 import yaml
 
 from harness.cluster.flags import binary_flags
@@ -137,6 +138,27 @@ class Cluster:
     def _wait_replica(self, replica: Replica, timeout_s: float) -> None:
         replica.wait_ready(timeout_s)
         self.history.event("replica_ready", replica=replica.index, app_id=replica.app_id)
+
+    def etcd_db_mib(self) -> float:
+        """The embedded etcd's database files of every member (MiB)."""
+        dbs = list((self.run.root / "etcd").rglob("member/snap/db"))
+        return round(sum(p.stat().st_size for p in dbs) / 2**20, 2)
+
+    def footprint(self) -> dict[str, float | int]:
+        """What still runs and what the schedulers hold: scheduler members and sidecars alive,
+        the largest member's RSS (MiB) and the etcd database (MiB)."""
+        alive = [s.process for s in self.schedulers if s.process.alive()]
+        rss = []
+        for process in alive:
+            try:
+                rss.append(psutil.Process(process.pid).memory_info().rss / 2**20)
+            except psutil.Error:  # ended between the check and the read: not alive after all
+                alive.remove(process)
+        return {"schedulers": len(self.schedulers), "schedulers_alive": len(alive),
+                "daprd": len(self.replicas),
+                "daprd_alive": sum(1 for r in self.replicas if r.daprd.alive()),
+                "scheduler_rss_mib": round(max(rss, default=0.0), 1),
+                "etcd_db_mib": self.etcd_db_mib()}
 
     def sidecar_streams(self, member: int = 0) -> int:
         """``dapr_scheduler_sidecars_connected`` of one scheduler member.

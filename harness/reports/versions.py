@@ -22,7 +22,8 @@ from harness.reports.claims import load_claim_scenarios
 from harness.scenario.model import Claim, Scenario
 from harness.summary import RunSummary, copy_evidence, load_summary
 
-__all__ = ["claim_reproduced", "holds_from", "render_versions", "write_versions_report"]
+__all__ = ["Cited", "cited_entries", "cited_summary", "claim_reproduced", "holds_from",
+           "render_versions", "write_versions_report"]
 
 DIFFERS = "≠"
 
@@ -42,7 +43,8 @@ class Cell:
         return f"{f'**{DIFFERS}** ' if differs else ''}{self.text}{link}"
 
 
-def _load_summary(runs_dir: Path, evidence: Path, run_id: str) -> RunSummary | None:
+def cited_summary(runs_dir: Path, evidence: Path, run_id: str) -> RunSummary | None:
+    """A run's summary from its run directory, else its evidence copy; None if neither."""
     for path in (runs_dir / run_id / "summary.json", evidence / f"{run_id}.json"):
         if path.exists():
             return load_summary(path)
@@ -73,15 +75,23 @@ def _mechanism_cell(summary: RunSummary | None, mechanism: str) -> Cell:
 Cited = CallResult | JobExpectResult | MechanismResult
 
 
-def _cited(claim: Claim, summary: RunSummary) -> list[Cited]:
-    """The summary entries a claim cites: its calls (ids may be globs), jobs and bindings."""
+def cited_entries(summary: RunSummary, calls: Sequence[str] = (), jobs: Sequence[str] = (),
+                  bindings: Sequence[str] = (), tasks: Sequence[str] = ()) -> list[Cited]:
+    """The summary entries named: calls (ids may be globs), jobs (their ``expect_jobs``
+    entries and tick models), bindings and tasks (by name, whatever their mechanism)."""
     entries: list[Cited] = [c for c in summary.calls if any(
-        fnmatch.fnmatch(str(c.id), pattern) for pattern in claim.calls)]
-    entries += [e for e in summary.expect_jobs if e.job in claim.jobs]
+        fnmatch.fnmatch(str(c.id), pattern) for pattern in calls)]
+    entries += [e for e in summary.expect_jobs if e.job in jobs]
     entries += [m for m in summary.mechanisms
-                if (m.mechanism == "job" and m.name in claim.jobs)
-                or (m.mechanism == "binding" and m.name in claim.bindings)]
+                if (m.mechanism == "job" and m.name in jobs)
+                or (m.mechanism == "binding" and m.name in bindings)
+                or (m.mechanism not in ("job", "binding") and m.name in tasks)]
     return entries
+
+
+def _cited(claim: Claim, summary: RunSummary) -> list[Cited]:
+    """The summary entries a claim cites: its calls, jobs and bindings."""
+    return cited_entries(summary, claim.calls, claim.jobs, claim.bindings)
 
 
 def claim_reproduced(claim: Claim, summary: RunSummary | None) -> bool | None:
@@ -204,7 +214,7 @@ def _claims_rows(scenarios: Sequence[Scenario], versions: Sequence[str],
 def render_versions(record: dict[str, Any], runs_dir: Path, evidence: Path,
                     claim_scenarios: Sequence[Scenario], *, generated_at: str | None = None) -> str:
     versions = [v for v in record.get("runs", {})]
-    summaries = {v: {name: _load_summary(runs_dir, evidence, run_id)
+    summaries = {v: {name: cited_summary(runs_dir, evidence, run_id)
                      for name, run_id in record["runs"][v].items()} for v in versions}
     claim_names = {s.name for s in claim_scenarios}  # shown_by targets keep their rows
     names = sorted({n for v in versions for n in summaries[v]} - claim_names,

@@ -24,7 +24,7 @@ from harness.scenario.rules import (
     check_unique_ids,
 )
 
-__all__ = ["load_scenario", "load_scenarios"]
+__all__ = ["load_field_scenarios", "load_scenario", "load_scenarios"]
 
 _REPLICAS_ALLOWED = "an integer 1..10, or a non-empty list of distinct integers 1..10 (a sweep)"
 _YAML_ALLOWED = (
@@ -61,6 +61,17 @@ def load_scenarios(directory: Path) -> list[Scenario]:
     for path in sorted(Path(directory).glob("*.yaml"), key=lambda p: p.name):
         scenarios.extend(load_scenario(path))
     check_unique_ids(scenarios)
+    return scenarios
+
+
+def load_field_scenarios(directory: Path) -> list[Scenario]:
+    """The field scenarios of ``directory/*.yaml``: each must carry a ``report``."""
+    scenarios = load_scenarios(directory)
+    for scenario in scenarios:
+        if scenario.report is None:
+            raise _error(scenario.source, "report", "missing in a field scenario", _NOTHING,
+                         "a report: mapping (title, urls, affected, expected, decides, and the "
+                         "calls, jobs, bindings, tasks or alive it cites)")
     return scenarios
 
 

@@ -29,6 +29,8 @@ __all__ = [
     "FaultKind",
     "ScenarioKind",
     "FaultSpec",
+    "FieldOutcome",
+    "FieldReport",
     "JobExpectation",
     "JobSpec",
     "Scenario",
@@ -260,7 +262,42 @@ class Claim(_Strict):
     shown_by: str | None = None
 
 
-ScenarioKind = Literal["comparison", "claims", "fault"]
+FieldOutcome = Literal["reproduced", "not reproduced", "n/a"]
+
+
+class FieldReport(_Strict):
+    """A bug or surprise reported in Dapr's trackers that this scenario tries to reproduce.
+
+    The scenario's expectations encode the behaviour the report asks for (the fixed one); the
+    entries named here are the evidence: the report is *reproduced* on a version when one of
+    them misses its expectation, *not reproduced* when all meet it. Every other entry of the
+    scenario is a control that must pass for the run to decide anything. ``alive`` names
+    processes that must still run at the window's end (the report is reproduced if one died).
+    ``expected`` is what the report (its fix, release notes, the code) says each version does;
+    ``n/a``: the report's code path does not exist in that version, so it is not run there.
+    ``missing`` says what the harness cannot do yet that the report needs.
+    """
+
+    title: str
+    urls: tuple[str, ...] = Field(min_length=1)
+    affected: str
+    fixed: str | None = None
+    expected: dict[str, FieldOutcome] = Field(min_length=1)
+    decides: str
+    calls: tuple[str, ...] = ()
+    jobs: tuple[str, ...] = ()
+    bindings: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()
+    alive: tuple[Literal["scheduler", "daprd"], ...] = ()
+    missing: str | None = None
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        """The versions the report applies to (expected is not n/a)."""
+        return tuple(v for v, outcome in self.expected.items() if outcome != "n/a")
+
+
+ScenarioKind = Literal["comparison", "claims", "fault", "field"]
 
 
 class Scenario(_Strict):
@@ -284,6 +321,8 @@ class Scenario(_Strict):
     expect_jobs: tuple[JobExpectation, ...] = ()
     claim: Claim | None = None
     claims: tuple[Claim, ...] = ()
+    # A field report (scenarios/field/): the reported bug this scenario tries to reproduce.
+    report: FieldReport | None = None
     # DAPR_API_TOKEN of every daprd; the driver sends it as dapr-api-token on every Jobs API call.
     dapr_api_token: str | None = None
     # --- issue 14: which Dapr and which launcher (None: the run's default) ---
@@ -325,7 +364,9 @@ class Scenario(_Strict):
     def kind(self) -> ScenarioKind:
         """What the scenario is evidence for, decided here only: a claims scenario states
         claims (its faults serve a claim), a fault scenario injects faults, every other one is
-        a comparison."""
+        a comparison; a field scenario reproduces a report (whatever its faults)."""
+        if self.report is not None:
+            return "field"
         if self.all_claims:
             return "claims"
         return "fault" if self.faults else "comparison"

@@ -20,6 +20,7 @@ from harness.paths import COMPONENTS_DIR
 from harness.scenario.model import (
     Claim,
     FailurePolicy,
+    FieldReport,
     FaultSpec,
     JobSpec,
     Scenario,
@@ -77,6 +78,7 @@ def check_semantics(scenario: Scenario) -> None:
     _check_calls(scenario)
     _check_expect_jobs(scenario)
     _check_claims(scenario)
+    _check_report(scenario)
     _check_launcher(scenario)
 
 
@@ -424,9 +426,6 @@ def _check_claims(scenario: Scenario) -> None:
         raise _error(scenario.source, "claims", "both claim and claims", len(scenario.claims),
                      "claim (one) or claims (a list), not both")
     field = "claim" if scenario.claim is not None else "claims"
-    call_ids = sorted(call.id for call in scenario.calls if call.id is not None)
-    names = _job_names(scenario)
-    bindings = sorted(binding.name for binding in scenario.bindings)
     first_use: dict[str, int] = {}
     for i, claim in enumerate(scenario.all_claims):
         where = field if scenario.claim is not None else f"claims[{i}]"
@@ -444,19 +443,27 @@ def _check_claims(scenario: Scenario) -> None:
         if claim.shown_by is not None:
             _check_shown_by(scenario, where, claim)
             continue  # its jobs and bindings belong to the other scenario
-        for j, pattern in enumerate(claim.calls):
-            if not fnmatch.filter(call_ids, pattern):
-                raise _error(scenario.source, f"{where}.calls[{j}]", "matches no call id",
-                             pattern, ", ".join(call_ids) or "nothing (no call has an id)")
-        for j, name in enumerate(claim.jobs):
+        _check_cited(scenario, where, claim)
+
+
+def _check_cited(scenario: Scenario, where: str, cites: Claim | FieldReport) -> None:
+    """The calls (globs over ids), jobs, bindings and tasks a claim or report cites exist."""
+    call_ids = sorted(call.id for call in scenario.calls if call.id is not None)
+    tasks = sorted(task.name for task in scenario.tasks)
+    known = {"jobs": (_job_names(scenario), "no job or POST call with this name",
+                      "nothing (the scenario creates no job)"),
+             "bindings": (sorted(binding.name for binding in scenario.bindings),
+                          "no such binding", "nothing (the scenario has no binding)"),
+             "tasks": (tasks, "no such task", "nothing (the scenario has no task)")}
+    for j, pattern in enumerate(cites.calls):
+        if not fnmatch.filter(call_ids, pattern):
+            raise _error(scenario.source, f"{where}.calls[{j}]", "matches no call id",
+                         pattern, ", ".join(call_ids) or "nothing (no call has an id)")
+    for field, (names, problem, nothing) in known.items():
+        for j, name in enumerate(getattr(cites, field, ())):
             if name not in names:
-                raise _error(scenario.source, f"{where}.jobs[{j}]",
-                             "no job or POST call with this name", name,
-                             ", ".join(names) or "nothing (the scenario creates no job)")
-        for j, name in enumerate(claim.bindings):
-            if name not in bindings:
-                raise _error(scenario.source, f"{where}.bindings[{j}]", "no such binding", name,
-                             ", ".join(bindings) or "nothing (the scenario has no binding)")
+                raise _error(scenario.source, f"{where}.{field}[{j}]", problem, name,
+                             ", ".join(names) or nothing)
 
 
 def _check_shown_by(scenario: Scenario, where: str, claim: Claim) -> None:
@@ -478,3 +485,37 @@ def check_unique_ids(scenarios: Sequence[Scenario]) -> None:
             raise _error(scenario.source, "name", "duplicate scenario name", scenario.name,
                          f"a name not used by {first[scenario.id]}")
         first[scenario.id] = scenario.source
+
+
+_VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
+_URL_RE = re.compile(r"^https://github\.com/[\w.-]+/[\w.-]+/\S+$")
+
+
+def _check_report(scenario: Scenario) -> None:
+    """A field report cites what exists, names its versions as x.y.z and runs on each of them
+    (so neither a pinned dapr_version nor claims of its own)."""
+    report = scenario.report
+    if report is None:
+        return
+    for field, value, allowed in (("dapr_version", scenario.dapr_version,
+                                   "null: a report runs on every version it names"),
+                                  ("claims", scenario.all_claims or None,
+                                   "no claims in a field scenario (the report is its claim)")):
+        if value is not None:
+            raise _error(scenario.source, field, "not with a report", value, allowed)
+    for i, url in enumerate(report.urls):
+        if not _URL_RE.match(url):
+            raise _error(scenario.source, f"report.urls[{i}]", "not a GitHub URL", url,
+                         "https://github.com/<owner>/<repo>/... (the issue, pull request or "
+                         "release note)")
+    for version in [*report.expected, *([report.fixed] if report.fixed else [])]:
+        if not _VERSION_RE.match(version):
+            field = "report.fixed" if version == report.fixed else f"report.expected.{version}"
+            raise _error(scenario.source, field, "not a version", version, "x.y.z, e.g. 1.16.0")
+    if not report.versions:
+        raise _error(scenario.source, "report.expected", "n/a on every version",
+                     dict(report.expected), "reproduced or not reproduced on at least one")
+    if not (report.calls or report.jobs or report.bindings or report.tasks or report.alive):
+        raise _error(scenario.source, "report", "cites no evidence", _NOTHING,
+                     "at least one of calls, jobs, bindings, tasks, alive")
+    _check_cited(scenario, "report", report)

@@ -444,4 +444,6 @@ def test_setup_rebuilds_a_project_runtime_made_with_other_tags(tmp_path: Path) -
     assert not build.stale_project_build(other)  # only the project's own build is rebuilt
     older = DaprRuntime(root=tmp_path, version="1.16.0", source="project build")
     manifest.write_text(json.dumps({"tags": {"daprd": "stablecomponents"}}))
-    assert build.stale_project_build(older)  # every version builds with all components
+    assert build.stale_project_build(older)  # a stable build without lock.redis is rebuilt
+    manifest.write_text(json.dumps({"tags": build.build_tags("1.16.0")}))
+    assert not build.stale_project_build(older)

@@ -1,10 +1,11 @@
 """A test harness that produces evidence about how Dapr schedules work across replicas.
 
-Roles, one sub-package each, data flowing one way: ``scenario`` (pure data) -> ``cluster`` (real
-processes) -> ``run`` (driver, nemesis, sample app, history) -> ``check`` (verdicts) ->
-``reports`` (renderers of typed summaries); ``bench`` for benchmarks. ``runner`` runs one
-scenario end to end; ``summary`` is the typed record of a run every report reads; ``recheck``
-recomputes cited verdicts from stored histories.
+Roles, one sub-package each, imported only in the order data flows: ``scenario`` (pure data,
+validated up front) -> ``record`` (the history and the run directory) -> ``cluster`` (real
+processes: scheduler, placement, Redis, replicas) -> ``apps`` (what runs inside a replica) ->
+``drive`` (driver, tasks, nemesis) -> ``check`` (verdicts behind one protocol) -> ``summary``
+(the typed record of a run) -> ``reports`` and ``recheck`` -> ``runner`` (one scenario end to
+end) -> ``bench`` and ``matrix`` -> ``cli``. tests/unit/test_structure.py checks the order.
 
 Only the standard library may be imported here at module level: ``python3 -m harness setup``
 must start on a machine without the dependencies, so the public names below load lazily.

@@ -23,12 +23,14 @@ from harness.check import (
     MechanismResult,
     worst,
 )
+from harness.errors import UserError
 from harness.scenario.model import Scenario
 
 __all__ = [
     "SCHEMA_VERSION",
     "assemble_summary",
     "DaprInfo",
+    "NoRuns",
     "Provenance",
     "RunSummary",
     "copy_evidence",
@@ -39,6 +41,10 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 2
+
+
+class NoRuns(UserError, ValueError):
+    """A report was asked for and no run it could cite exists (the message says how to make one)."""
 
 
 class _Model(BaseModel):

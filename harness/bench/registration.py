@@ -1,4 +1,4 @@
-"""How fast the mechanisms beside the Jobs API over HTTP accept new work (issue 13's bench row).
+"""How fast the mechanisms beside the Jobs API over HTTP accept new work (their row beside the Jobs API's creation rates).
 
 Full speed with ``concurrency`` clients, ``registration_count`` each: actor reminders (one actor
 id each, so placement spreads them), workflow starts, and jobs created through the Python SDK

@@ -11,6 +11,7 @@ verified lines of another dapr release's go.sum, never an unverified download.
 
 from __future__ import annotations
 
+from harness.errors import UserError
 import json
 import re
 import shutil
@@ -44,7 +45,7 @@ _REFUSED_RE = re.compile(r"([\w.\-/~]+)@(v[\w.\-+]+): reading \S+: 403")
 _NO_SUM_RE = re.compile(r"verifying ([\w.\-/~]+)@(v[\w.\-+]+?)(?:/go\.mod)?: .*404")
 
 
-class BuildError(RuntimeError):
+class BuildError(UserError, RuntimeError):
     """The build cannot go on; the message says which step and what to do."""
 
 

@@ -8,6 +8,7 @@ process that binds it (another program grabbed it in the gap) is retried with fr
 
 from __future__ import annotations
 
+from harness.errors import UserError
 import os
 import shutil
 import tempfile
@@ -22,7 +23,7 @@ _ETCD_WAL_BYTES = 64 * 1024**2
 _BASE_BYTES = 128 * 1024**2
 
 
-class EnvironmentProblem(RuntimeError):
+class EnvironmentProblem(UserError, RuntimeError):
     """The machine cannot hold a run; the message says what to change."""
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psutil
 
+from harness.errors import HarnessError
 from harness.cluster.ports import PortReservation
 from harness.cluster.watchdog import (
     OWNER_ENV,
@@ -55,7 +56,7 @@ def stop_all(processes: Sequence[ManagedProcess], grace_s: float = 5.0) -> None:
         proc.stop(grace_s=max(0.0, deadline - time.monotonic()))
 
 
-class ProcessError(RuntimeError):
+class ProcessError(HarnessError, RuntimeError):
     pass
 
 

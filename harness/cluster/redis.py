@@ -13,6 +13,7 @@ import shutil
 import socket
 from pathlib import Path
 
+from harness.errors import UserError
 from harness.cluster.health import LOOPBACK, exited
 from harness.cluster.ports import PortReservation
 from harness.cluster.process import ManagedProcess
@@ -26,7 +27,7 @@ REDIS_PACKAGE = "redis-server"  # Debian package that setup installs
 READY_TIMEOUT_S = 15.0
 
 
-class RedisMissingError(RuntimeError):
+class RedisMissingError(UserError, RuntimeError):
     """redis-server is not installed; the message says how to get it."""
 
 

@@ -14,6 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.errors import UserError
 from harness.paths import LOCAL_RUNTIME_DIR, REPO_ROOT
 from harness.cluster.versions import (
     CONTROL_PLANE_BINARIES,
@@ -47,7 +48,7 @@ spec: {}
 """
 
 
-class DaprMissingError(RuntimeError):
+class DaprMissingError(UserError, RuntimeError):
     """No usable Dapr install. The message says where we looked and what to run."""
 
 

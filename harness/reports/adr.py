@@ -19,7 +19,7 @@ from harness.check import MechanismResult
 from harness.reports.comparison import commit_cell, mechanism_label
 from harness.reports.faults import DEFAULT_TRIALS, FaultRow, fault_rows, latest_fault_runs
 from harness.scenario.mechanisms import MECHANISMS
-from harness.summary import RunSummary, latest_per_scenario, load_summaries
+from harness.summary import NoRuns, RunSummary, latest_per_scenario, load_summaries
 
 __all__ = ["PARTS", "render_adr", "write_adr"]
 
@@ -190,7 +190,7 @@ def write_adr(runs_dir: Path, out_dir: Path, *, allow_dirty: bool = False,
     loaded = load_summaries(runs_dir)
     summaries = latest_per_scenario(loaded, clean_only=not allow_dirty)
     if not summaries:
-        raise ValueError(f"no runs of a clean tree with a summary.json under {runs_dir}; "
+        raise NoRuns(f"no runs of a clean tree with a summary.json under {runs_dir}; "
                          "run `python3 -m harness run` from a committed tree first")
     fault_runs = latest_fault_runs(loaded, trials, allow_dirty=allow_dirty)
     out = out_dir / ADR_NAME

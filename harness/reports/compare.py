@@ -7,6 +7,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from harness.errors import UserError
 from harness.check import MechanismResult
 from harness.summary import RunSummary, load_summary
 
@@ -17,7 +18,7 @@ FIELDS = ("ticks", "attempts", "deliveries", "retries", "triggers_per_tick", "on
 LATENESS = ("p50", "p99", "max")
 
 
-class UnknownRun(LookupError):
+class UnknownRun(UserError, LookupError):
     pass
 
 

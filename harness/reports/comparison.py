@@ -22,7 +22,7 @@ from tabulate import tabulate
 
 from harness.check import MechanismResult
 from harness.record.history import History, Trigger, load_history
-from harness.summary import RunSummary, copy_evidence, latest_per_scenario, load_summaries
+from harness.summary import NoRuns, RunSummary, copy_evidence, latest_per_scenario, load_summaries
 
 __all__ = [
     "DEFAULT_TITLE",
@@ -415,7 +415,7 @@ def write_reports(runs_dir: Path, out_dir: Path, *, title: str = DEFAULT_TITLE,
     summaries = [s for s in latest_per_scenario(summaries, clean_only=not allow_dirty)
                  if run_ids or s.kind == "comparison"]
     if not summaries:
-        raise ValueError(f"no runs of a clean tree with a summary.json under {runs_dir}; run "
+        raise NoRuns(f"no runs of a clean tree with a summary.json under {runs_dir}; run "
                          "`python3 -m harness run` from a committed tree first (or --allow-dirty)")
     written = [_plot_run(runs_dir, out_dir, s) for s in summaries]
     written += copy_evidence(runs_dir, out_dir / "evidence", summaries)

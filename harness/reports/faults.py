@@ -19,7 +19,7 @@ from tabulate import tabulate
 from harness.check import PHASES, Bound, MechanismResult, worst
 from harness.reports.comparison import commit_cell, faults_cell, mechanism_label, plot_timeline
 from harness.record.history import load_history
-from harness.summary import RunSummary, copy_evidence, latest_runs, load_summaries
+from harness.summary import NoRuns, RunSummary, copy_evidence, latest_runs, load_summaries
 
 __all__ = ["DEFAULT_TRIALS", "FaultRow", "fault_rows", "latest_fault_runs", "render_faults",
            "write_faults_report"]
@@ -244,7 +244,7 @@ def render_faults(runs: dict[str, list[RunSummary]], *, trials: int,
                   generated_at: str | None = None) -> str:
     """The whole ``faults.md`` for the given runs (scenario -> summaries, oldest first)."""
     if not runs:
-        raise ValueError("no runs of a fault scenario from a clean tree; run them first: "
+        raise NoRuns("no runs of a fault scenario from a clean tree; run them first: "
                          "python3 -m harness run fault-kill-daprd --repeat 2")
     generated_at = generated_at or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rows = fault_rows(runs)

@@ -1,7 +1,9 @@
-"""Scenario: what to run, as pure data validated up front.
+"""Scenario: what to run, as pure data validated up front. Imports nothing of the harness but
+``paths`` and ``errors``.
 
-``model`` holds the schema (jobs, bindings, app handlers, faults, probes, expectations, claims)
-and the loader whose every error is one line naming the file, the field and what is allowed;
-``schedule`` parses Dapr's schedule languages and computes tick times; ``faults`` is the fault
-catalog every other role reads.
+``model`` (the schema: jobs, bindings, tasks, app handlers, faults, probes, expectations,
+claims), ``loading`` (YAML read with hostile-file guards; every error one line naming the file,
+the field, the value and what is allowed), ``rules`` (checks across fields), ``schedule``
+(Dapr's schedule languages and tick times), ``mechanisms`` and ``faults`` (the two catalogs
+every other role reads), ``timing`` (grace period and retry policy, from the scenario alone).
 """

@@ -325,7 +325,7 @@ class Scenario(_Strict):
     report: FieldReport | None = None
     # DAPR_API_TOKEN of every daprd; the driver sends it as dapr-api-token on every Jobs API call.
     dapr_api_token: str | None = None
-    # --- issue 14: which Dapr and which launcher (None: the run's default) ---
+    # Which Dapr and which launcher (None: the run's default).
     dapr_version: str | None = Field(default=None, pattern=r"^\d+\.\d+\.\d+$")
     launcher: Launcher | None = None
 

@@ -158,3 +158,13 @@ def test_the_committed_field_report_is_what_its_evidence_renders() -> None:
     rendered = render_field_reports(record, load_field_scenarios(FIELD_DIR),
                                     RUNS_DIR / "no-such-dir", RESULTS_DIR / "evidence")
     assert _cells(committed) and _cells(rendered) == _cells(committed)
+
+
+def test_the_command_line_defaults_to_every_served_version() -> None:
+    import dataclasses
+
+    from harness.cli import COMMANDS
+
+    for command in (c for c in COMMANDS if c.name in ("matrix", "field")):
+        versions = next(f for f in dataclasses.fields(command.args) if f.name == "versions")
+        assert tuple(versions.default_factory()) == SERVED_DAPR_VERSIONS, command.name

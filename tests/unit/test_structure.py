@@ -176,3 +176,16 @@ def test_the_order_rules_catch_a_backward_import_and_a_cycle(tmp_path: Path, mon
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert len(layer_violations([back])) == 1
     assert import_cycles([a, b]) == [["harness.record.a", "harness.record.b"]]
+
+
+def test_the_readme_layout_names_every_package_and_top_level_module() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout"):]
+    units = [p for p in (ROOT / "harness").iterdir()
+             if (p.is_dir() and (p / "__init__.py").exists())
+             or (p.suffix == ".py" and not p.name.startswith("_"))]
+    missing = [p.name for p in units if f"harness/{p.name}" not in layout]
+    assert missing == []
+    for package in (p for p in units if p.is_dir()):
+        doc = importlib.import_module(f"harness.{package.name}").__doc__
+        assert doc and len(doc.split()) > 8, f"harness.{package.name} says what it owns"

@@ -197,13 +197,12 @@ def _report_link(scenario: Scenario) -> str:
 
 def _table(scenarios: Sequence[Scenario], versions: Sequence[str],
            cells: dict[str, dict[str, FieldCell]]) -> list[str]:
-    lines = ["| report | the report says | " + " | ".join(versions) + " |",
+    lines = ["| report | fixed in (the report) | " + " | ".join(versions) + " |",
              "| --- | --- | " + " | ".join("---" for _ in versions) + " |"]
     for scenario in scenarios:
         report = scenario.report
         assert report is not None
-        says = f"affected: {_one_line(report.affected, 200)}; fixed: {report.fixed or 'not fixed'}"
-        row = [f"{_report_link(scenario)} (`{scenario.name}`)", says,
+        row = [f"{_report_link(scenario)} (`{scenario.name}`)", report.fixed or "not fixed",
                *(cells[scenario.name][v].text() for v in versions)]
         lines.append("| " + " | ".join(row) + " |")
     return lines
@@ -284,7 +283,9 @@ def render_field_reports(record: dict[str, Any], scenarios: Sequence[Scenario], 
         "**not reproduced** when every cited entry met it, **inconclusive** when a control "
         "failed, *n/a* where the report's code path does not exist. (k/K): the trials of that "
         "outcome among all trials; `≠ expected`: the report (its fix, release notes or the "
-        "code) says otherwise. Figures are those of the first run of the cell's outcome.", "",
+        "code) says otherwise. Figures are those of the first run of the cell's outcome; what "
+        "each report says is affected, and what the harness cannot do yet, is under the "
+        "table.", "",
         *_table(field_scenarios, versions, cells), "",
         "## Where the harness and the report disagree", "",
         *([f"- {m}" for m in mismatches] or ["- nowhere: every decided cell is what the report says"]),

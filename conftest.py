@@ -21,7 +21,7 @@ import pytest
 from harness.paths import FIELD_DIR, SCENARIOS_DIR
 
 _runtime_cache: list[Any] = []
-FIELD_CI_S = 12.0  # window + grace of a field scenario collected without being named
+FIELD_CI_S = 10.0  # window + grace of a field scenario collected without being named
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -55,10 +55,28 @@ def _one_line(text: Any, limit: int = 110) -> str:
     return " ".join(str(text).split())[:limit].replace("|", "\\|")
 
 
+def _answer(call: CallResult) -> str:
+    return f"{call.method} → {call.observed_status if call.observed_status is not None else call.error}"
+
+
+def _call_figures(calls: Sequence[CallResult]) -> list[str]:
+    """One figure per call, or per answer when more than a few calls got the same one (a
+    glob such as ``store-*`` cites hundreds)."""
+    groups: dict[str, list[CallResult]] = {}
+    for call in calls:
+        groups.setdefault(_answer(call), []).append(call)
+    figures = []
+    for answer, group in groups.items():
+        if len(group) > 3:
+            figures.append(f"{len(group)} calls ({group[0].id} … {group[-1].id}): {answer}")
+        else:
+            figures += [f"{call.id or call.job}: {answer}" for call in group]
+    return figures
+
+
 def _figure(entry: Cited) -> str:
     if isinstance(entry, CallResult):
-        answer = entry.observed_status if entry.observed_status is not None else entry.error
-        return f"{entry.id or entry.job}: {entry.method} → {answer}"
+        return _call_figures([entry])[0]
     if isinstance(entry, JobExpectResult):
         parts = [f"{entry.triggers} trigger(s)"]
         if entry.first_s is not None:
@@ -101,7 +119,9 @@ def observe(report: FieldReport, summary: RunSummary) -> Observation:
     """What one run of a report's scenario showed (see the module docstring)."""
     cited = cited_entries(summary, report.calls, report.jobs, report.bindings, report.tasks)
     alive_figures, dead = _alive_figures(report, summary)
-    figures = tuple([_figure(e) for e in cited] + alive_figures)
+    calls = [e for e in cited if isinstance(e, CallResult)]
+    figures = tuple(_call_figures(calls) + [_figure(e) for e in cited if e not in calls]
+                    + alive_figures)
     cited_ids = {id(e) for e in cited}
     controls: list[Cited] = [e for e in (*summary.calls, *summary.expect_jobs, *summary.mechanisms)
                              if id(e) not in cited_ids]

@@ -83,7 +83,7 @@ def run_matrix(scenarios: Sequence[Scenario], versions: Sequence[str], *, out: P
                runs_dir: Path | None = None, field: Sequence[Scenario] = (),
                trials: int = 1) -> list[Path]:
     """Run every scenario on every version that builds (and each ``field`` scenario ``trials``
-    times on every version its report applies to); each record is written after each run (so
+    times, or as often as its report asks, on every version its report applies to); each record is written after each run (so
     an interrupted matrix keeps what it ran); the records' paths."""
     runtimes, records = build_versions(versions, say)
     paths = {"matrix": out / "versions.json", "field": out / "field.json"}
@@ -103,7 +103,7 @@ def run_matrix(scenarios: Sequence[Scenario], versions: Sequence[str], *, out: P
         for scenario in field:
             if scenario.report is None or version not in scenario.report.versions:
                 continue
-            run_ids = _trials(scenario, trials, **run)
+            run_ids = _trials(scenario, max(trials, scenario.report.trials), **run)
             _write(paths["field"], _merged(paths["field"], [], {version: {
                 scenario.name: run_ids}}), field, launcher)
     return list(written.values())

@@ -236,7 +236,7 @@ def _drive(cluster: Cluster, scenario: Scenario, run: RunDir, history: HistoryWr
     jobs = JobsClient(cluster.dapr_url, history, run, api_token=scenario.dapr_api_token,
                       default_api=jobs_api_for(cluster.runtime.version))
     tasks = TaskDriver(cluster.dapr_url, cluster.sdk_sidecar, history, run,
-                       api_token=scenario.dapr_api_token)
+                       api_token=scenario.dapr_api_token, dapr_version=cluster.runtime.version)
     try:
         steps = _job_steps(scenario, jobs, errors) + _call_steps(scenario, jobs)
         steps += _task_steps(scenario, tasks, errors)

@@ -32,9 +32,10 @@ def workflow_input(name: str, period_s: float, data: Any, iteration: int = 1) ->
     return {"task": name, "period_s": period_s, "data": data, "iteration": iteration}
 
 
-def start_url(dapr_url: str, instance_id: str) -> str:
-    """Dapr's HTTP workflow API: start an instance with a chosen id (1.18.3 answers 202)."""
-    return f"{dapr_url}/v1.0/workflows/dapr/{WORKFLOW_NAME}/start?instanceID={instance_id}"
+def start_url(dapr_url: str, instance_id: str, api: str = "v1.0") -> str:
+    """Dapr's HTTP workflow API: start an instance with a chosen id (1.18.3 answers 202);
+    ``api``: the version's path segment (v1.0-beta1 before 1.15)."""
+    return f"{dapr_url}/{api}/workflows/dapr/{WORKFLOW_NAME}/start?instanceID={instance_id}"
 
 
 def cleanup_loop(ctx: Any, state: dict[str, Any]) -> Generator[Any, Any, None]:

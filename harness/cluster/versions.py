@@ -15,7 +15,10 @@ __all__ = [
     "SERVED_DAPR_VERSIONS",
     "SIDECAR_METRIC_SINCE",
     "STABLE_JOBS_API_SINCE",
+    "STABLE_WORKFLOW_API_SINCE",
     "jobs_api_for",
+    "sdk_jobs_alpha",
+    "workflow_api_for",
     "normalize_version",
     "version_key",
 ]
@@ -36,6 +39,8 @@ MIN_DAPR_VERSION = "1.14.0"
 SIDECAR_METRIC_SINCE = "1.15.0"
 # pkg/api/http/jobs.go registers /v1.0/jobs from 1.18 on; before, only /v1.0-alpha1/jobs.
 STABLE_JOBS_API_SINCE = "1.18.0"
+# pkg/api/http/workflow.go serves /v1.0/workflows from 1.15 on; 1.14 has v1.0-alpha1 and beta1.
+STABLE_WORKFLOW_API_SINCE = "1.15.0"
 
 _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
 
@@ -57,3 +62,16 @@ def version_key(version: str) -> tuple[int, int, int]:
 def jobs_api_for(version: str) -> str:
     """The Jobs API path segment a version serves: ``v1.0`` from 1.18 on, else ``v1.0-alpha1``."""
     return "v1.0" if version_key(version) >= version_key(STABLE_JOBS_API_SINCE) else "v1.0-alpha1"
+
+
+def workflow_api_for(version: str) -> str:
+    """The workflow API path segment a version serves: ``v1.0`` from 1.15 on, else
+    ``v1.0-beta1``."""
+    stable = version_key(version) >= version_key(STABLE_WORKFLOW_API_SINCE)
+    return "v1.0" if stable else "v1.0-beta1"
+
+
+def sdk_jobs_alpha(version: str) -> bool:
+    """Whether the Python SDK must call ScheduleJobAlpha1: before 1.18 daprd has no stable
+    ScheduleJob RPC and proxies the unknown method as a service invocation, which fails."""
+    return version_key(version) < version_key(STABLE_JOBS_API_SINCE)

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from harness.apps import actors, workflow_app
+from harness.cluster.versions import DEFAULT_DAPR_VERSION, sdk_jobs_alpha, workflow_api_for
 from harness.drive.driver import render_binding
 from harness.record.history import HistoryWriter
 from harness.record.rundir import RunDir
@@ -46,14 +47,34 @@ def sdk_job(task: TaskSpec) -> Any:
     return Job(name=task.name, schedule=task.schedule, data=data)
 
 
+def _schedule_job_alpha1(address: str, task: TaskSpec, api_token: str | None) -> None:
+    """ScheduleJobAlpha1 through the SDK's generated stub: the SDK's schedule_job falls back to
+    it only on UNIMPLEMENTED, while a daprd before 1.18 answers the unknown stable RPC with
+    UNKNOWN ("failed to proxy request": it takes it for a service invocation)."""
+    import grpc
+    from dapr.proto import api_service_v1, api_v1
+    from google.protobuf.any_pb2 import Any as GrpcAny
+
+    data = GrpcAny(value=json.dumps(task.data).encode()) if task.data is not None else None
+    request = api_v1.ScheduleJobRequest(job=api_v1.Job(name=task.name, schedule=task.schedule,
+                                                       data=data))
+    metadata = (("dapr-api-token", api_token),) if api_token else ()
+    with grpc.insecure_channel(address) as channel:
+        api_service_v1.DaprStub(channel).ScheduleJobAlpha1(request, metadata=metadata,
+                                                           timeout=REQUEST_TIMEOUT_S)
+
+
 class TaskDriver:
     """Starts tasks through the sidecars and records each start in the history."""
 
     def __init__(self, dapr_url: str, sdk_sidecar: tuple[str, str] | None, history: HistoryWriter,
-                 run: RunDir, api_token: str | None = None) -> None:
+                 run: RunDir, api_token: str | None = None,
+                 dapr_version: str = DEFAULT_DAPR_VERSION) -> None:
         """``dapr_url``: an HTTP-app sidecar; ``sdk_sidecar``: (gRPC host:port, HTTP URL) of a
-        gRPC-app sidecar, for job-sdk tasks."""
+        gRPC-app sidecar, for job-sdk tasks; ``dapr_version``: the sidecars' version (the
+        workflow API path and the SDK's job RPC follow it)."""
         self.dapr_url, self.sdk_sidecar = dapr_url, sdk_sidecar
+        self.dapr_version = dapr_version
         self.history, self.run, self.api_token = history, run, api_token
         headers = {"dapr-api-token": api_token} if api_token else {}
         self.http = httpx.Client(timeout=REQUEST_TIMEOUT_S, headers=headers)
@@ -94,7 +115,8 @@ class TaskDriver:
         period = every_seconds(task.schedule)
         body = workflow_app.workflow_input(task.name, float(period or 0), task.data)
         return self._post("workflow_started", task,
-                          workflow_app.start_url(self.dapr_url, task.name), body,
+                          workflow_app.start_url(self.dapr_url, task.name,
+                                                 workflow_api_for(self.dapr_version)), body,
                           workflow=workflow_app.WORKFLOW_NAME)
 
     def _sdk_job(self, task: TaskSpec) -> str | None:
@@ -112,8 +134,11 @@ class TaskDriver:
         sent_wall = time.time()
         status, error = "OK", None
         try:
-            with DaprClient(address=address) as client:
-                client.schedule_job(sdk_job(task))
+            if sdk_jobs_alpha(self.dapr_version):
+                _schedule_job_alpha1(address, task, self.api_token)
+            else:
+                with DaprClient(address=address) as client:
+                    client.schedule_job(sdk_job(task))
         except grpc.RpcError as exc:
             status, error = exc.code().name, f"{exc.code().name}: {exc.details()}"
         except Exception as exc:  # the SDK wraps some gRPC errors in its own types

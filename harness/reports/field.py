@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.check import CallResult, JobExpectResult
+from harness.check import CallResult, JobExpectResult, MechanismResult
 from harness.cluster.versions import version_key
 from harness.reports.versions import Cited, cited_entries, cited_summary
 from harness.scenario.loading import load_field_scenarios
@@ -74,6 +74,35 @@ def _call_figures(calls: Sequence[CallResult]) -> list[str]:
     return figures
 
 
+def _mechanism_figures(entries: Sequence[MechanismResult]) -> list[str]:
+    """One figure per mechanism entry, or their sums when more than a few of one mechanism
+    are cited (a report citing twenty jobs)."""
+    groups: dict[str, list[MechanismResult]] = {}
+    for entry in entries:
+        groups.setdefault(entry.mechanism, []).append(entry)
+    figures = []
+    for mechanism, group in groups.items():
+        if len(group) <= 3:
+            figures += [_figure(e) for e in group]
+            continue
+        views = [e.per_replica_view if e.view == "per replica" else e.across for e in group]
+        late = [e.lateness_ms["max"] for e in group if e.lateness_ms.get("max") is not None]
+        figures.append(
+            f"{len(group)} {mechanism}s: dup {sum(v.duplicated.high for v in views)}, lost "
+            f"{sum(v.lost.high for v in views)}, early {sum(e.early for e in group)}"
+            + (f", late max {max(late):.0f} ms" if late else ""))
+    return figures
+
+
+def _expect_figures(entries: Sequence[JobExpectResult]) -> list[str]:
+    """One figure per expect_jobs entry, or the range of their trigger counts when more
+    than a few are cited."""
+    if len(entries) <= 3:
+        return [_figure(e) for e in entries]
+    counts = sorted(e.triggers for e in entries)
+    return [f"{len(entries)} jobs: {counts[0]}-{counts[-1]} trigger(s) each"]
+
+
 def _figure(entry: Cited) -> str:
     if isinstance(entry, CallResult):
         return _call_figures([entry])[0]
@@ -119,8 +148,9 @@ def observe(report: FieldReport, summary: RunSummary) -> Observation:
     """What one run of a report's scenario showed (see the module docstring)."""
     cited = cited_entries(summary, report.calls, report.jobs, report.bindings, report.tasks)
     alive_figures, dead = _alive_figures(report, summary)
-    calls = [e for e in cited if isinstance(e, CallResult)]
-    figures = tuple(_call_figures(calls) + [_figure(e) for e in cited if e not in calls]
+    figures = tuple(_call_figures([e for e in cited if isinstance(e, CallResult)])
+                    + _expect_figures([e for e in cited if isinstance(e, JobExpectResult)])
+                    + _mechanism_figures([e for e in cited if isinstance(e, MechanismResult)])
                     + alive_figures)
     cited_ids = {id(e) for e in cited}
     controls: list[Cited] = [e for e in (*summary.calls, *summary.expect_jobs, *summary.mechanisms)
@@ -267,9 +297,14 @@ def pin_section(scenarios: Sequence[Scenario], versions: Sequence[str],
     if not tested:
         return [*lines, "No version was tested.", ""]
     pick = min(reversed(tested), key=lambda v: len(names(v, "reproduced")))
+    everywhere = [s.name for s in scenarios
+                  if all(cells[s.name][v].outcome == "reproduced" for v in tested)]
     lines += [f"Of the tested versions, **{pick}** reproduces the fewest of these reports "
               f"({len(names(pick, 'reproduced'))} of {len(scenarios)}); on a tie the newest is "
-              "named. What each version still has, as the harness observed it:", ""]
+              "named."
+              + (" Reproduced on every tested version, so no choice of version avoids it: "
+                 + ", ".join(f"`{n}`" for n in everywhere) + "." if everywhere else "")
+              + " What each version still has, as the harness observed it:", ""]
     for version in reversed(tested):
         parts = [f"**{version}**: reproduced {len(names(version, 'reproduced'))}"
                  + (f" ({', '.join(f'`{n}`' for n in names(version, 'reproduced'))})"

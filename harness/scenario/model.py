@@ -275,7 +275,8 @@ class FieldReport(_Strict):
     processes that must still run at the window's end (the report is reproduced if one died).
     ``expected`` is what the report (its fix, release notes, the code) says each version does;
     ``n/a``: the report's code path does not exist in that version, so it is not run there.
-    ``missing`` says what the harness cannot do yet that the report needs.
+    ``missing`` says what the harness cannot do yet that the report needs; ``trials`` how many
+    runs a version gets at least (a race needs several).
     """
 
     title: str
@@ -290,6 +291,7 @@ class FieldReport(_Strict):
     tasks: tuple[str, ...] = ()
     alive: tuple[Literal["scheduler", "daprd"], ...] = ()
     missing: str | None = None
+    trials: int = Field(default=1, ge=1, le=10)
 
     @property
     def versions(self) -> tuple[str, ...]:

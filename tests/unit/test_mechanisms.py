@@ -447,3 +447,19 @@ def test_setup_rebuilds_a_project_runtime_made_with_other_tags(tmp_path: Path) -
     assert build.stale_project_build(older)  # a stable build without lock.redis is rebuilt
     manifest.write_text(json.dumps({"tags": build.build_tags("1.16.0")}))
     assert not build.stale_project_build(older)
+
+
+def test_other_versions_register_lock_redis_in_their_stable_build(tmp_path: Path) -> None:
+    from harness.cluster import build
+
+    source = tmp_path / "cmd/daprd/components/lock_redis.go"
+    source.parent.mkdir(parents=True)
+    source.write_text("//go:build allcomponents\n\npackage components\n")
+    note = build._widen_lock_redis(tmp_path)
+    assert source.read_text().startswith(f"//go:build allcomponents || {build.LOCK_REDIS_TAG}\n")
+    assert "lock.redis" in note
+    assert build.LOCK_REDIS_TAG in build.build_tags("1.16.0")["daprd"].split(",")
+    assert build.build_tags("1.18.3") == build.BUILD_TAGS
+    source.write_text("package components\n")  # a layout this recipe does not know: refused
+    with pytest.raises(build.BuildError, match="expected it to start with"):
+        build._widen_lock_redis(tmp_path)

@@ -55,6 +55,10 @@ class Trigger:
     # status None and the error when none came), so a lost gate and a failed one can be told
     # apart, and a call held up by a store outage shows its delay.
     gate: str | None = None
+    # The app's own time on this request (ms): from the request reaching the app (uvicorn has
+    # parsed its headers) to this record being written, which the answer follows at once (after
+    # the scenario's delay_ms, if any). None in histories written before it was measured.
+    app_ms: float | None = None
 
     kind: Literal["trigger"] = "trigger"
 

@@ -287,11 +287,11 @@ def run_scenario(scenario: Scenario, runtime: DaprRuntime | None = None,
 
         def make_cluster() -> Cluster:
             return Cluster(runtime, run, replicas=scenario.http_replicas, binding_routes=routes,
-                           app_handlers=[h.model_dump() for h in scenario.app.handlers],
+                           app_handlers=[h.model_dump(mode="json") for h in scenario.app.handlers],
                            api_token=scenario.app.api_token, schedulers=scenario.schedulers,
                            dapr_api_token=scenario.dapr_api_token,
                            grpc_replicas=scenario.grpc_replicas,
-                           tasks=[t.model_dump() for t in scenario.tasks],
+                           tasks=[t.model_dump(mode="json") for t in scenario.tasks],
                            redis=scenario.needs_redis, launcher=launch.launcher,
                            cli=launch.cli)
         if progress:

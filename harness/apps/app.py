@@ -1,27 +1,27 @@
 """The sample "Task API": a FastAPI app whose scheduled work is a cleanup of old completed todos.
 
-It is the app every replica runs. Each trigger (a Jobs API callback or a cron binding call) is
-appended to the run's history *before* the handler answers, so a crash after the answer loses
-nothing. Scenarios steer how it answers (status, delay, body) through HARNESS_APP_HANDLERS or,
-during a run, through POST /_harness/handlers.
+It is the app every replica runs (``uvicorn harness.apps.app:app``, on httptools and uvloop).
+Each trigger (a Jobs API callback, a cron binding call, a reminder) is appended to the run's
+history *before* the app answers, so a crash after the answer loses nothing. Scenarios steer
+how it answers (status, delay, body) through HARNESS_APP_HANDLERS or, during a run, through
+PUT /_harness/handlers.
 
-It also hosts the other mechanisms' handlers: binding-lock and binding-claim bindings (the
-handler takes a gate per tick first, harness/apps/gates.py), the reminder actor
+``app`` is ``FrontDoor`` (harness/apps/front.py): the token check, then the trigger routes
+recorded and answered without the router; every other request reaches ``api``, the FastAPI app
+below, which declares every route (the trigger routes too, which it serves when FrontDoor
+passes them on). It also hosts the other mechanisms' handlers: binding-lock and binding-claim
+bindings (the handler takes a gate per tick first, harness/apps/gates.py), the reminder actor
 (harness/apps/actors.py) and, when the scenario has workflow tasks, a workflow worker
 (harness/apps/workflow_app.py).
 
-Environment: as harness/apps/recorder.py, plus HARNESS_BINDINGS (JSON object: route -> binding
-name) and DAPR_HTTP_PORT / DAPR_GRPC_PORT (its sidecar). APP_API_TOKEN, when set, is what Dapr
-sends as dapr-api-token: every request to every route without it is refused with 401 before its
-body is read (``TokenGuard``), and recorded as refused: a trigger route as a refused trigger, any
-other as a request_refused event.
+Environment: harness/apps/environment.py, plus DAPR_HTTP_PORT / DAPR_GRPC_PORT (its sidecar).
+APP_API_TOKEN, when set, is what Dapr sends as dapr-api-token: every request to every route
+without it is refused with 401 before its body is read, and recorded as refused: a trigger
+route as a refused trigger, any other as a request_refused event.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hmac
-import json
 import os
 import time
 from collections.abc import AsyncIterator
@@ -32,16 +32,15 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from harness.apps import actors, gates, workflow_app
-from harness.record.history import Trigger
-from harness.scenario.mechanisms import GATED, Mechanism
-from harness.apps.recorder import Arrival, TriggerLog
+from harness.apps.front import FrontDoor, HttpRecorder, answer
+from harness.apps.recorder import Arrival
+from harness.scenario.mechanisms import Mechanism
+from harness.scenario.model import AppHandler, TaskSpec
 
-__all__ = ["TokenGuard", "app"]
+__all__ = ["api", "app"]
 
-RECORDED_HEADERS = ("content-type", "traceparent", "user-agent", "dapr-app-id", "dapr-caller-app-id")
 RETENTION_DEFAULT_S = 30 * 24 * 3600
 
 
@@ -74,124 +73,32 @@ class TaskStore:
         return len(old)
 
 
-class Recorder(TriggerLog):
-    """The HTTP app's trigger log: reads what it records from the request."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        # route -> binding component name
-        self.bindings: dict[str, str] = json.loads(os.environ.get("HARNESS_BINDINGS", "{}"))
-
-    async def record(self, request: Request, mechanism: Mechanism, name: str,
-                     arrival: Arrival | None = None, **gated: Any) -> tuple[Trigger, dict[str, Any]]:
-        """An authorized trigger (TokenGuard has refused the others before this point)."""
-        arrival = arrival or (time.time(), time.monotonic())
-        raw = await request.body()
-        headers = {k: v for k, v in request.headers.items() if k in RECORDED_HEADERS}
-        if "dapr-api-token" in request.headers:
-            headers["dapr-api-token"] = "<valid>"  # presence recorded, never the token
-        rule = self.rule_for(mechanism, name)
-        trigger = self.write(mechanism, name, arrival, raw=raw, headers=headers,
-                             status=int(rule.get("status", 200)), **gated)
-        return trigger, rule
-
-    def refused(self, method: str, path: str, headers: dict[str, str]) -> None:
-        """Record a request TokenGuard refused: as a refused trigger if it was one."""
-        seen = {k: v for k, v in headers.items() if k in RECORDED_HEADERS}
-        if "dapr-api-token" in headers:
-            seen["dapr-api-token"] = "<invalid>"
-        target = self.trigger_target(method, path)
-        if target is None:
-            self.writer.event("request_refused", method=method, path=path[:200],
-                              replica=self.replica, headers=seen)
-            return
-        self.write(target[0], target[1], headers=seen, status=401, authorized=False)
-
-    def trigger_target(self, method: str, path: str) -> tuple[Mechanism, str] | None:
-        """(mechanism, name) when ``method path`` is a trigger route of this app."""
-        parts = path.strip("/").split("/")
-        if method == "PUT" and len(parts) == 6 and parts[0] == "actors" and parts[3:5] == ["method", "remind"]:
-            return "reminder", parts[5]
-        if method != "POST":
-            return None
-        if path.startswith("/job/") and len(path) > len("/job/"):
-            return "job", path[len("/job/"):]
-        route = path.lstrip("/")
-        if route not in self.bindings:
-            return None
-        name = self.bindings[route]
-        gated = self.tasks_of(*GATED)
-        return (gated[name]["mechanism"] if name in gated else "binding"), name
-
-
-class TokenGuard:
-    """Pure ASGI middleware: with APP_API_TOKEN set, a request without it never reaches a route.
-
-    It runs before any route reads the body, compares in constant time (hmac.compare_digest),
-    and records the refusal. Dapr sends the token as dapr-api-token on every call to the app
-    (docs: "Authenticate requests from Dapr using token authentication").
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        recorder = _recorder()
-        if scope["type"] != "http" or recorder.token is None:
-            await self.app(scope, receive, send)
-            return
-        raw: dict[bytes, bytes] = dict(scope["headers"])  # ASGI header names are lowercase
-        if hmac.compare_digest(raw.get(b"dapr-api-token", b""), recorder.token.encode()):
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw.items()}
-        recorder.refused(scope["method"], scope["path"], headers)
-        response = JSONResponse({"error": "missing or wrong dapr-api-token"}, status_code=401)
-        await response(scope, receive, send)
-
-
-recorder: Recorder | None = None
+recorder: HttpRecorder | None = None
 store = TaskStore()
 
 
-def _recorder() -> Recorder:
+def _recorder() -> HttpRecorder:
+    """The process's one trigger log, made at start (FrontDoor's lifespan) or first use."""
     global recorder
     if recorder is None:
-        recorder = Recorder()
+        recorder = HttpRecorder()
     return recorder
 
 
 @asynccontextmanager
 async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
     """Workflow tasks need a workflow worker in every replica (it connects to its daprd)."""
-    worker = None
-    if os.environ.get("HARNESS_HISTORY") and _recorder().tasks_of("workflow"):
-        worker = workflow_app.start_worker(_recorder())
+    worker = workflow_app.start_worker(_recorder()) if _recorder().tasks_of("workflow") else None
     yield
     if worker is not None:
         worker.stop()
 
 
-app = FastAPI(title="Task API (Dapr schedule harness sample app)", lifespan=_lifespan)
-app.add_middleware(TokenGuard)
+api = FastAPI(title="Task API (Dapr schedule harness sample app)", lifespan=_lifespan)
 
 
 def _dapr_url() -> str:
     return f"http://127.0.0.1:{os.environ.get('DAPR_HTTP_PORT', '3500')}"
-
-
-async def _answer(request: Request, mechanism: Mechanism, name: str,
-                  arrival: Arrival | None = None, **gated: Any) -> Response:
-    trigger, rule = await _recorder().record(request, mechanism, name, arrival, **gated)
-    if delay_ms := rule.get("delay_ms", 0):
-        await asyncio.sleep(delay_ms / 1000)
-    if trigger.status >= 300:
-        return JSONResponse(rule.get("body", {"error": "failing on purpose"}), status_code=trigger.status)
-    if trigger.work is False:
-        return JSONResponse({"status": "SKIPPED", "tick": trigger.tick}, status_code=trigger.status)
-    removed = _run_scheduled_work(name, trigger.payload)
-    body = rule.get("body", {"status": "SUCCESS", "removed": removed})
-    return JSONResponse(body, status_code=trigger.status)
 
 
 def _run_scheduled_work(name: str, payload: Any) -> int:
@@ -205,23 +112,37 @@ def _run_scheduled_work(name: str, payload: Any) -> int:
     return store.cleanup(retention)
 
 
-@app.get("/healthz")
+# What uvicorn serves (harness.apps.app:app): the token check and the trigger routes first.
+app = FrontDoor(api, _recorder, _run_scheduled_work)
+
+
+async def _answer(request: Request, mechanism: Mechanism, name: str,
+                  arrival: Arrival | None = None, **gated: Any) -> Response:
+    """A trigger FrontDoor left to the router: recorded, then answered as FrontDoor would."""
+    arrival = arrival or (time.time(), time.monotonic())
+    trigger, rule = _recorder().receive(mechanism, name, arrival, await request.body(),
+                                        request.scope["headers"], **gated)
+    status, body = await answer(trigger, rule, _run_scheduled_work)
+    return Response(body, status_code=status, media_type="application/json")
+
+
+@api.get("/healthz")
 async def healthz() -> dict[str, Any]:
     return {"replica": _recorder().replica, "pid": os.getpid()}
 
 
-@app.post("/job/{name:path}")
+@api.post("/job/{name:path}")
 async def job_trigger(name: str, request: Request) -> Response:
     return await _answer(request, "job", name)
 
 
-@app.post("/todos")
+@api.post("/todos")
 async def add_todo(body: dict[str, Any]) -> dict[str, Any]:
     todo = store.add(str(body.get("title", "")))
     return {"id": todo.id, "title": todo.title}
 
 
-@app.post("/todos/{todo_id}/complete")
+@api.post("/todos/{todo_id}/complete")
 async def complete_todo(todo_id: int, body: dict[str, Any] | None = None) -> Response:
     todo = store.todos.get(todo_id)
     if todo is None:
@@ -230,25 +151,25 @@ async def complete_todo(todo_id: int, body: dict[str, Any] | None = None) -> Res
     return JSONResponse({"id": todo.id, "done_at": todo.done_at})
 
 
-@app.get("/todos")
+@api.get("/todos")
 async def list_todos() -> list[dict[str, Any]]:
     return [{"id": t.id, "title": t.title, "done_at": t.done_at} for t in store.todos.values()]
 
 
-@app.put("/_harness/handlers")
-async def set_handlers(rules: list[dict[str, Any]]) -> dict[str, int]:
+@api.put("/_harness/handlers")
+async def set_handlers(rules: list[AppHandler]) -> dict[str, int]:
     """Replace the answer rules during a run (the nemesis uses this for failing/slow windows)."""
-    _recorder().handlers = rules
+    _recorder().handlers = tuple(rules)
     return {"rules": len(rules)}
 
 
-@app.get("/dapr/config")
+@api.get("/dapr/config")
 async def dapr_config() -> dict[str, Any]:
     """daprd asks which actor types this app hosts (placement then spreads their ids)."""
     return actors.app_config(bool(_recorder().tasks_of("reminder")))
 
 
-@app.put("/actors/{actor_type}/{actor_id}/method/remind/{reminder}")
+@api.put("/actors/{actor_type}/{actor_id}/method/remind/{reminder}")
 async def reminder_trigger(actor_type: str, actor_id: str, reminder: str,
                            request: Request) -> Response:
     if actor_type != actors.ACTOR_TYPE:
@@ -256,37 +177,37 @@ async def reminder_trigger(actor_type: str, actor_id: str, reminder: str,
     return await _answer(request, "reminder", reminder)
 
 
-@app.put("/actors/{actor_type}/{actor_id}/method/{method}")
+@api.put("/actors/{actor_type}/{actor_id}/method/{method}")
 async def actor_method(actor_type: str, actor_id: str, method: str) -> Response:
     return JSONResponse({"error": f"no method {method}"}, status_code=404)
 
 
-@app.delete("/actors/{actor_type}/{actor_id}")
+@api.delete("/actors/{actor_type}/{actor_id}")
 async def actor_deactivate(actor_type: str, actor_id: str) -> Response:
     return Response(status_code=200)  # the actor keeps no in-memory state
 
 
-async def _gated_binding(request: Request, name: str, task: dict[str, Any]) -> Response:
+async def _gated_binding(request: Request, name: str, task: TaskSpec) -> Response:
     """binding-lock / binding-claim: take the tick's gate, record the attempt, work if won."""
     arrival = (time.time(), time.monotonic())
-    tick = gates.tick_key(task["schedule"], arrival[0])
-    take = gates.lock_tick if task["mechanism"] == "binding-lock" else gates.claim_tick
+    tick = gates.tick_key(task.schedule, arrival[0])
+    take = gates.lock_tick if task.mechanism == "binding-lock" else gates.claim_tick
     async with httpx.AsyncClient() as http:
         result = await take(http, _dapr_url(), name, tick, _recorder().replica)
     # A winner told to fail (app_failing) holds the tick without doing its work: no work.
-    failing = int(_recorder().rule_for(task["mechanism"], name).get("status", 200)) >= 300
-    return await _answer(request, task["mechanism"], name, arrival,
+    failing = _recorder().rule_for(task.mechanism, name).status >= 300
+    return await _answer(request, task.mechanism, name, arrival,
                          work=result.work and not failing, tick=tick, gate=result.record())
 
 
-@app.api_route("/{route}", methods=["POST", "OPTIONS"])
+@api.api_route("/{route}", methods=["POST", "OPTIONS"])
 async def binding_trigger(route: str, request: Request) -> Response:
+    """Gated bindings, and daprd's OPTIONS probe of a route (FrontDoor answers plain bindings)."""
     if route not in _recorder().bindings:
         return JSONResponse({"error": f"no binding route /{route}"}, status_code=404)
     if request.method == "OPTIONS":
         return Response(status_code=200)  # daprd's probe for an input binding route
     name = _recorder().bindings[route]
-    gated = _recorder().tasks_of(*GATED)
-    if name in gated:
-        return await _gated_binding(request, name, gated[name])
+    if name in _recorder().gated:
+        return await _gated_binding(request, name, _recorder().gated[name])
     return await _answer(request, "binding", name)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from harness.apps.environment import AppEnvironmentError
 from harness.apps.recorder import TriggerLog
 
 __all__ = ["build_app", "main"]
@@ -28,8 +29,7 @@ class FailingOnPurpose(RuntimeError):
 def _handler(log: TriggerLog, name: str) -> Callable[[Any], None]:
     def handle(event: Any) -> None:
         arrival = (time.time(), time.monotonic())
-        rule = log.rule_for("job-sdk", name)
-        status = int(rule.get("status", 200))
+        status = log.rule_for("job-sdk", name).status
         log.write("job-sdk", event.name, arrival, raw=bytes(event.data or b""), status=status)
         if status >= 400:
             raise FailingOnPurpose(f"job {name}: failing on purpose ({status})")
@@ -46,7 +46,11 @@ def build_app(log: TriggerLog) -> Any:
 
 
 def main() -> None:
-    app = build_app(TriggerLog())
+    try:
+        log = TriggerLog()
+    except (AppEnvironmentError, OSError) as exc:
+        raise SystemExit(f"grpc_app: {exc}") from None  # one line, no traceback
+    app = build_app(log)
     # The harness stops apps with SIGINT; end the gRPC server cleanly on it and on SIGTERM.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: app.stop())

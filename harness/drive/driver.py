@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import yaml
 
+from harness.apps.environment import binding_routes
 from harness.record.history import HistoryWriter
 from harness.paths import COMPONENTS_DIR
 from harness.record.rundir import RunDir
@@ -131,11 +132,9 @@ def install_bindings(bindings: Sequence[BindingSpec], run: RunDir,
 
     Returns the app routes daprd will POST to, mapped to their binding names.
     """
-    routes = {}
     for binding in bindings:
         path = run.resources / f"{binding.name}.yaml"
         path.write_text(render_binding(binding))
         history.event("binding_installed", name=binding.name, schedule=binding.schedule,
                       file=str(path))
-        routes[(binding.route or binding.name).lstrip("/")] = binding.name
-    return routes
+    return binding_routes(bindings)

@@ -6,15 +6,15 @@ request, and each refusal is in the history.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from asgi import request
 
 import harness.apps.app as app_module
+from harness.apps import front
 from harness.record.history import load_history
 
 TOKEN = "app-token-3b9d"
@@ -35,26 +35,9 @@ def history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def call(method: str, path: str, token: str | None, body: bytes = b"{}") -> tuple[int, bool]:
     """(status, whether the app asked for the body) of one request through the whole app."""
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    if token is not None:
-        headers.append((b"dapr-api-token", token.encode()))
-    scope: dict[str, Any] = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-                             "method": method, "path": path, "raw_path": path.encode(),
-                             "root_path": "", "scheme": "http", "query_string": b"",
-                             "headers": headers, "client": ("127.0.0.1", 1),
-                             "server": ("127.0.0.1", 2)}
-    asked = []
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        asked.append(True)
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(app_module.app(scope, receive, send))
-    return sent[0]["status"], bool(asked)
+    headers = {"dapr-api-token": token} if token is not None else {}
+    answer = request(app_module.app, method, path, body=body, headers=headers)
+    return answer.status, answer.read_body
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
@@ -94,7 +77,7 @@ def test_the_comparison_is_constant_time(history: Path, monkeypatch: pytest.Monk
         seen.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(app_module.hmac, "compare_digest", spy)
+    monkeypatch.setattr(front.hmac, "compare_digest", spy)
     call("GET", "/healthz", "wrong")
     call("GET", "/healthz", TOKEN)
     assert seen == [(b"wrong", TOKEN.encode()), (TOKEN.encode(), TOKEN.encode())]

@@ -16,7 +16,7 @@ from harness.apps import actors, gates, grpc_app, workflow_app
 from harness.cluster.components import install_redis_components
 from harness.record.history import HistoryWriter, Trigger, load_history
 from harness.apps.recorder import TriggerLog
-from harness.scenario.model import ScenarioError, TaskSpec
+from harness.scenario.model import AppHandler, ScenarioError, TaskSpec
 from harness.scenario.loading import load_scenario
 
 TASKS: list[dict[str, Any]] = [
@@ -259,7 +259,7 @@ def test_grpc_job_handler_records_and_fails_on_purpose(app_env: Path,
     log = TriggerLog()
     handle = grpc_app._handler(log, "t-sdk")
     handle(_Event("t-sdk", b'{"a": 1}'))
-    log.handlers = [{"mechanism": "job-sdk", "name": "*", "status": 500}]
+    log.handlers = (AppHandler(mechanism="job-sdk", status=500),)
     with pytest.raises(grpc_app.FailingOnPurpose):
         handle(_Event("t-sdk", b""))
     first, second = load_history(app_env).triggers

@@ -449,6 +449,7 @@ def _result(task: _Task, win: Window, replicas: list[int], expect: Expectation |
         early=max(early_by), early_low=min(early_by), late=sum(len(_late_ticks(lg)) for lg in strict) if task.period is None else 0,
         replayed=len(_replayed(task, win)),
         lateness_ms=lateness,
+        app_ms=_percentiles([t.app_ms for t in task.attempts if t.app_ms is not None]),
         lateness_samples_ms=[round(s * 1000, 3) for s in samples] if task.period is None else [],
         drift=drift_of(strict, task.period).to_dict() if task.period is not None else None,
         phases=_phases(task, win) if win.faults else {},

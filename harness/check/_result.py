@@ -107,6 +107,9 @@ class MechanismResult:
     lost_by_replica: dict[int, int] | None = None
     delivery_expected: str | None = None
     early_low: int = 0  # ... and under the reading that finds fewest
+    # The app's own time on these attempts (Trigger.app_ms, ms): p50, p90, p99, max; all None
+    # when the history predates it. How much of a lateness figure the harness could be.
+    app_ms: dict[str, float | None] = field(default_factory=dict)
     verdict: Verdict = "n/a"
     reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

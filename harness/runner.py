@@ -14,11 +14,13 @@ import platform
 import socket
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psutil
 
 from harness.check import (
@@ -33,6 +35,7 @@ from harness.check import (
 from harness.cluster.build import find_cli
 from harness.scenario.timing import grace_period
 from harness.cluster.controlplane import Cluster, started_cluster
+from harness.cluster.replicas import HTTP_GROUP
 from harness.cluster.launch import LaunchChoice, choose_launcher
 from harness.cluster.metrics import metric_total
 from harness.cluster.preflight import check_runs_dir
@@ -45,7 +48,7 @@ from harness.record.history import HistoryWriter, load_history
 from harness.drive.nemesis import Nemesis
 from harness.record.rundir import RunDir, new_run_dir, runs_base
 from harness.drive.tasks import TaskDriver, install_task_bindings
-from harness.scenario.model import Scenario
+from harness.scenario.model import LoadSet, Scenario
 from harness.summary import DaprInfo, Provenance, RunSummary, assemble_summary
 
 __all__ = ["RunResult", "harness_commit", "machine", "provenance", "run_scenario"]
@@ -123,7 +126,24 @@ def _job_steps(scenario: Scenario, jobs: JobsClient, errors: list[str]) -> list[
                               f"expected {job.expect_status}: {response.text[:300]}")
         return act
 
-    return [_Step(job.at_s, f"create job {job.name}", create(job)) for job in scenario.jobs]
+    return [_Step(job.at_s, f"create job {job.name}", create(job)) for job in scenario.listed_jobs]
+
+
+def _load_steps(scenario: Scenario, cluster: Cluster, jobs: JobsClient, tasks: TaskDriver,
+                errors: list[str]) -> list[_Step]:
+    """Each load set's members, created at once through every HTTP replica's sidecar."""
+    urls = [r.dapr_url for r in cluster.group_replicas(HTTP_GROUP)]
+
+    def create(load: LoadSet) -> Callable[[], None]:
+        def act() -> None:
+            members = load.members()
+            if load.mechanism == "job":
+                errors.extend(jobs.schedule_many(members, urls, load.concurrency))  # type: ignore[arg-type]
+            else:
+                errors.extend(tasks.register_reminders(members, urls, load.concurrency))  # type: ignore[arg-type]
+        return act
+    return [_Step(load.at_s, f"create {load.count} {load.mechanism}s {load.name}", create(load))
+            for load in scenario.load]
 
 
 def _task_steps(scenario: Scenario, tasks: TaskDriver, errors: list[str]) -> list[_Step]:
@@ -134,7 +154,7 @@ def _task_steps(scenario: Scenario, tasks: TaskDriver, errors: list[str]) -> lis
                 errors.append(problem)
         return act
     return [_Step(task.at_s, f"start {task.mechanism} {task.name}", start(task))
-            for task in scenario.tasks if not task.mechanism.startswith("binding-")]
+            for task in scenario.listed_tasks if not task.mechanism.startswith("binding-")]
 
 
 def _call_steps(scenario: Scenario, jobs: JobsClient) -> list[_Step]:
@@ -201,14 +221,24 @@ class _Progress:
 
     def __init__(self, scenario: Scenario, run: RunDir, say: Callable[[str], None]) -> None:
         self.scenario, self.run, self.say = scenario, run, say
+        self.seen: Counter[str] = Counter()
+        self.read_to = 0  # the history is read once, a little at each report (it may be large)
+
+    def _read_new(self) -> None:
+        with self.run.history.open("rb") as fh:
+            fh.seek(self.read_to)
+            data = fh.read()
+        complete = data.rfind(b"\n") + 1
+        self.read_to += complete
+        for line in data[:complete].splitlines():
+            record = orjson.loads(line)
+            if record["kind"] == "trigger" and record["outcome"] != "refused":
+                self.seen[record["mechanism"]] += 1
 
     def window(self, window_start: float) -> None:
         left = window_start + self.scenario.window_s - time.monotonic()
-        seen: dict[str, int] = {}
-        for trigger in load_history(self.run.history).triggers:
-            if trigger.outcome != "refused":
-                seen[trigger.mechanism] = seen.get(trigger.mechanism, 0) + 1
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(seen.items())) or "no triggers yet"
+        self._read_new()
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(self.seen.items())) or "no triggers yet"
         self.say(f"{self.scenario.name}: observing, {counts}, {max(0.0, left):.0f}s left")
 
 
@@ -238,6 +268,7 @@ def _drive(cluster: Cluster, scenario: Scenario, run: RunDir, history: HistoryWr
     try:
         steps = _job_steps(scenario, jobs, errors) + _call_steps(scenario, jobs)
         steps += _task_steps(scenario, tasks, errors)
+        steps += _load_steps(scenario, cluster, jobs, tasks, errors)
         nemesis = Nemesis(cluster, scenario.faults)
         steps += [_Step(a.at_s, a.label, a.act) for a in nemesis.actions()]
         window_start = time.monotonic()

@@ -20,12 +20,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import httpx
 
 from harness.apps import actors, workflow_app
-from harness.drive.driver import render_binding
+from harness.drive.driver import Post, post_concurrently, render_binding
 from harness.record.history import HistoryWriter
 from harness.record.rundir import RunDir
 from harness.scenario.mechanisms import GATED
@@ -55,7 +56,7 @@ class TaskDriver:
         gRPC-app sidecar, for job-sdk tasks."""
         self.dapr_url, self.sdk_sidecar = dapr_url, sdk_sidecar
         self.history, self.run, self.api_token = history, run, api_token
-        headers = {"dapr-api-token": api_token} if api_token else {}
+        self.headers = headers = {"dapr-api-token": api_token} if api_token else {}
         self.http = httpx.Client(timeout=REQUEST_TIMEOUT_S, headers=headers)
 
     def start(self, task: TaskSpec) -> str | None:
@@ -75,20 +76,42 @@ class TaskDriver:
         try:
             response = self.http.post(url, json=body)
         except httpx.HTTPError as exc:
-            self.history.event(event, name=task.name, spec=body, sent_wall=sent_wall,
-                               status=None, response=str(exc)[:2000], **attrs)
-            return f"{task.mechanism} {task.name!r}: {type(exc).__name__}: {exc}"
+            return self._started(event, task, url, body, sent_wall, None,
+                                 f"{type(exc).__name__}: {exc}", **attrs)
+        return self._started(event, task, url, body, sent_wall, response.status_code,
+                             response.text, **attrs)
+
+    def _started(self, event: str, task: TaskSpec, url: str, body: Any, sent_wall: float,
+                 status: int | None, text: str, **attrs: Any) -> str | None:
+        """Record a start; the problem when Dapr did not accept it."""
         self.history.event(event, name=task.name, spec=body, sent_wall=sent_wall,
-                           status=response.status_code, response=response.text[:2000], **attrs)
-        if response.status_code >= 300:
-            return (f"{task.mechanism} {task.name!r}: {url} returned {response.status_code}: "
-                    f"{response.text[:300]}")
-        return None
+                           status=status, response=text[:2000], **attrs)
+        if status is not None and status < 300:
+            return None
+        return f"{task.mechanism} {task.name!r}: {url} answered {status}: {text[:300]}"
 
     def _reminder(self, task: TaskSpec) -> str | None:
         return self._post("reminder_registered", task, actors.reminder_url(self.dapr_url, task.name),
                           actors.reminder_body(task.schedule, task.data),
                           actor_type=actors.ACTOR_TYPE, actor_id=actors.ACTOR_ID)
+
+    def register_reminders(self, tasks: Sequence[TaskSpec], dapr_urls: Sequence[str],
+                           concurrency: int) -> list[str]:
+        """Register a load set's reminders ``concurrency`` at a time, each on an actor of its own
+        (the reminder's name: placement spreads the actors over the replicas); the problems."""
+        posts = []
+        for i, task in enumerate(tasks):
+            url = actors.reminder_url(dapr_urls[i % len(dapr_urls)], task.name, actor_id=task.name)
+            body = actors.reminder_body(task.schedule, task.data)
+            posts.append(Post(url, body, partial(self._started, "reminder_registered", task, url,
+                                                 body, actor_type=actors.ACTOR_TYPE,
+                                                 actor_id=task.name)))
+        if posts:
+            self.run.note_command(
+                ["curl", "-sS", "-X", "POST", posts[0].url, "-H", "Content-Type: application/json",
+                 "-d", json.dumps(posts[0].body)],
+                comment=f"{len(posts)} reminders like this one, {concurrency} at a time")
+        return post_concurrently(posts, concurrency=concurrency, headers=self.headers)
 
     def _workflow(self, task: TaskSpec) -> str | None:
         period = every_seconds(task.schedule)

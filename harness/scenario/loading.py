@@ -1,5 +1,5 @@
 """Loading scenario files: YAML read with hostile-file guards (size, depth, anchors, duplicate
-keys), a sweep expanded, the schema validated and every pydantic error turned into one line, then
+keys), a sweep and the load sets expanded, the schema validated and every pydantic error turned into one line, then
 the cross-field rules of ``harness.scenario.rules``.
 """
 
@@ -47,7 +47,7 @@ def load_scenario(path: Path) -> list[Scenario]:
     fields = {key: value for key, value in raw.items() if key not in ("name", "replicas")}
     scenarios = [
         _validate(path, {**fields, "name": f"{name}[replicas={n}]" if sweep else name,
-                         "source": path, "replicas": n})
+                         "source": path, "replicas": n}).with_load_expanded()
         for n in counts
     ]
     # Only fault replica indices depend on the count, and the smallest count is the strictest.

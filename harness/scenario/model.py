@@ -31,6 +31,8 @@ __all__ = [
     "FaultSpec",
     "JobExpectation",
     "JobSpec",
+    "LOAD_SET_MAX",
+    "LoadSet",
     "Scenario",
     "ScenarioError",
     "TaskSpec",
@@ -123,6 +125,63 @@ class TaskSpec(_Strict):
     schedule: str
     data: Any = None
     at_s: float = Field(default=0.0, ge=0)
+
+
+LOAD_SET_MAX = 20_000  # members of one generated set (the benchmarks' largest burst)
+
+
+class LoadSet(_Strict):
+    """Many jobs or reminders of one shape (a scenario's ``load:``), generated when the file is
+    loaded: ``jobs: N`` (Jobs API jobs) or ``reminders: N`` (actor reminders, each on an actor
+    of its own, so placement spreads them over the replicas).
+
+    Members are named ``<name>-<index>``, the index zero-padded to the width of ``N - 1``
+    (``load-000`` .. ``load-999``). They join the scenario's ``jobs`` (as ``JobSpec``) or
+    ``tasks`` (as ``TaskSpec`` of mechanism reminder), so the checker judges each member as it
+    judges any job or reminder; the runner creates a set's members at ``at_s``, ``concurrency``
+    requests at a time over every replica's sidecar, and the reports show a set as one row.
+    ``schedule``, ``data`` and (jobs only) ``dueTime``, ``repeats``, ``ttl`` and ``failurePolicy``
+    are every member's.
+    """
+
+    name: str
+    jobs: int | None = Field(default=None, ge=1, le=LOAD_SET_MAX)
+    reminders: int | None = Field(default=None, ge=1, le=LOAD_SET_MAX)
+    schedule: str | None = None
+    dueTime: str | None = None
+    repeats: int | None = Field(default=None, ge=1)
+    ttl: str | None = None
+    data: Any = None
+    failurePolicy: FailurePolicy | None = None
+    at_s: float = Field(default=0.0, ge=0)
+    concurrency: int = Field(default=50, ge=1, le=200)
+
+    @property
+    def mechanism(self) -> Literal["job", "reminder"]:
+        return "reminder" if self.reminders is not None else "job"
+
+    @property
+    def count(self) -> int:
+        return self.jobs or self.reminders or 0
+
+    def member_names(self) -> list[str]:
+        width = len(str(max(self.count - 1, 0)))
+        return [f"{self.name}-{i:0{width}d}" for i in range(self.count)]
+
+    def job(self, name: str) -> JobSpec:
+        """A member job (a set of reminders has none)."""
+        return JobSpec(name=name, schedule=self.schedule, dueTime=self.dueTime,
+                       repeats=self.repeats, ttl=self.ttl, data=self.data,
+                       failurePolicy=self.failurePolicy, at_s=self.at_s)
+
+    def task(self, name: str) -> TaskSpec:
+        """A member reminder."""
+        return TaskSpec(mechanism="reminder", name=name, schedule=self.schedule or "",
+                        data=self.data, at_s=self.at_s)
+
+    def members(self) -> tuple[JobSpec, ...] | tuple[TaskSpec, ...]:
+        make = self.job if self.mechanism == "job" else self.task
+        return tuple(make(name) for name in self.member_names())  # type: ignore[return-value]
 
 
 class AppHandler(_Strict):
@@ -289,6 +348,37 @@ class Scenario(_Strict):
     # --- issue 14: which Dapr and which launcher (None: the run's default) ---
     dapr_version: str | None = Field(default=None, pattern=r"^\d+\.\d+\.\d+$")
     launcher: Launcher | None = None
+    # Generated sets of jobs or reminders; their members are in ``jobs`` and ``tasks``.
+    load: tuple[LoadSet, ...] = ()
+    # Record at least this long after the window (default: the computed grace period), for
+    # runs whose deliveries can fall seconds behind, so that a late fire is seen, not lost.
+    grace_s: float | None = Field(default=None, gt=0, le=600)
+
+    def with_load_expanded(self) -> Scenario:
+        """This scenario with every load set's members added to ``jobs`` and ``tasks`` (the
+        loader does it once; a scenario.json already holds them)."""
+        members = [m for s in self.load for m in s.members()]
+        jobs = tuple(m for m in members if isinstance(m, JobSpec))
+        tasks = tuple(m for m in members if isinstance(m, TaskSpec))
+        return self.model_copy(update={"jobs": self.jobs + jobs, "tasks": self.tasks + tasks})
+
+    @property
+    def load_members(self) -> dict[str, LoadSet]:
+        """Member name -> its load set."""
+        return {name: s for s in self.load for name in s.member_names()}
+
+    def _generated(self, mechanism: str) -> int:
+        return sum(s.count for s in self.load if s.mechanism == mechanism)
+
+    @property
+    def listed_jobs(self) -> tuple[JobSpec, ...]:
+        """The jobs the file lists one by one (the members follow them in ``jobs``)."""
+        return self.jobs[: len(self.jobs) - self._generated("job")]
+
+    @property
+    def listed_tasks(self) -> tuple[TaskSpec, ...]:
+        """The tasks the file lists one by one (the reminder members follow them)."""
+        return self.tasks[: len(self.tasks) - self._generated("reminder")]
 
     @property
     def id(self) -> str:

@@ -22,6 +22,7 @@ from harness.scenario.model import (
     FailurePolicy,
     FaultSpec,
     JobSpec,
+    LoadSet,
     Scenario,
     ScenarioError,
     TaskSpec,
@@ -68,6 +69,7 @@ def _show(value: Any, limit: int = 120) -> str:
 
 
 def check_semantics(scenario: Scenario) -> None:
+    _check_load(scenario)  # first: a set's problem is named by the set, not by a member job
     _check_app(scenario)
     _check_jobs(scenario)
     _check_bindings(scenario)
@@ -206,6 +208,51 @@ def _check_route(source: Path, field: str, route: str | None) -> None:
     # (POST /{route}): a newline or quote could add YAML, a '/' another path.
     if route is not None and not _ROUTE_RE.match(route):
         raise _error(source, field, "invalid binding route", route, _ROUTE_ALLOWED)
+
+
+# --- load sets (generated jobs and reminders) -------------------------------------------------
+
+_JOB_ONLY = ("dueTime", "repeats", "ttl", "failurePolicy")
+
+
+def _check_load(scenario: Scenario) -> None:
+    taken = {j.name: f"jobs[{i}]" for i, j in enumerate(scenario.listed_jobs)}
+    taken |= {t.name: f"tasks[{i}]" for i, t in enumerate(scenario.listed_tasks)}
+    taken |= {b.name: f"bindings[{i}]" for i, b in enumerate(scenario.bindings)}
+    for i, load in enumerate(scenario.load):
+        where = f"load[{i}]"
+        if (load.jobs is None) == (load.reminders is None):
+            raise _error(scenario.source, where, "needs exactly one of jobs or reminders",
+                         load.model_dump(include={"jobs", "reminders"}),
+                         "jobs: N (Jobs API jobs) or reminders: N (actor reminders), N 1..20000")
+        if not _NAME_RE.match(load.name):
+            raise _error(scenario.source, f"{where}.name", "invalid load set name", load.name,
+                         _NAME_ALLOWED)
+        _check_inside_window(scenario, where, load.at_s)
+        _check_load_shape(scenario, where, load)
+        for name in load.member_names():
+            if name in taken:
+                raise _error(scenario.source, f"{where}.name", f"member {name!r} is named like "
+                             f"{taken[name]}", load.name, "a set name whose members "
+                             "(<name>-<index>) no job, task, binding or other set uses")
+            taken[name] = where
+
+
+def _check_load_shape(scenario: Scenario, where: str, load: LoadSet) -> None:
+    """Every member is the set's template: checked once, as the job or reminder it is."""
+    first = load.member_names()[0]
+    if load.mechanism == "job":
+        _check_job_timing(scenario.source, where, load.job(first))
+        _check_failure_policy(scenario.source, where, load.failurePolicy)
+        return
+    for field in _JOB_ONLY:
+        if getattr(load, field) is not None:
+            raise _error(scenario.source, f"{where}.{field}", "a reminder set takes no "
+                         f"{field}", getattr(load, field), "schedule and data only")
+    if load.schedule is None:
+        raise _error(scenario.source, f"{where}.schedule", "a reminder set needs a period",
+                     None, _EVERY_ALLOWED)
+    _check_task_schedule(scenario.source, where, load.task(first))
 
 
 # --- tasks (the mechanisms beyond job and binding) ---------------------------------------------

@@ -49,11 +49,12 @@ def retry_policy(policy: FailurePolicy | None) -> RetryPolicy:
 
 def grace_period(scenario: Scenario) -> float:
     """The longest period of any scheduled task (capped at 5 s), plus the longest retry budget
-    (capped at 10 s), plus a second for delivery. SDK jobs and reminders retry as jobs do under
+    (capped at 10 s), plus a second for delivery, or the scenario's ``grace_s`` if longer. SDK jobs and reminders retry as jobs do under
     Dapr's default policy."""
     schedules = [*(j.schedule for j in scenario.jobs if j.schedule),
                  *(b.schedule for b in scenario.bindings), *(t.schedule for t in scenario.tasks)]
     periods = [every_seconds(s) or 2.0 for s in schedules]
     budgets = [retry_policy(j.failurePolicy).budget_s for j in scenario.jobs]
     budgets += [DEFAULT_POLICY.budget_s for t in scenario.tasks if t.mechanism in ("job-sdk", "reminder")]
-    return min(max(periods, default=0.0), 5.0) + min(max(budgets, default=0.0), 10.0) + 1.0
+    computed = min(max(periods, default=0.0), 5.0) + min(max(budgets, default=0.0), 10.0) + 1.0
+    return max(computed, scenario.grace_s or 0.0)  # a scenario's grace_s: at least that long

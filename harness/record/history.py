@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -109,24 +110,36 @@ class History:
     triggers: tuple[Trigger, ...]
     events: tuple[Event, ...]
 
+    # The checkers ask per task and per event name, thousands of times for a load set: each
+    # index is built on first use, in one pass (a frozen dataclass: cached_property writes the
+    # instance's __dict__, not its fields).
+    @cached_property
+    def _events_by_name(self) -> dict[str, list[Event]]:
+        index: dict[str, list[Event]] = {}
+        for e in self.events:
+            index.setdefault(e.event, []).append(e)
+        return index
+
+    @cached_property
+    def _received_by_task(self) -> dict[tuple[str, str | None], list[Trigger]]:
+        index: dict[tuple[str, str | None], list[Trigger]] = {}
+        for t in sorted(self.triggers, key=lambda t: t.wall):
+            if t.outcome != "refused":
+                index.setdefault((t.mechanism, t.name), []).append(t)
+                index.setdefault((t.mechanism, None), []).append(t)
+        return index
+
     def events_named(self, event: str) -> list[Event]:
-        return [e for e in self.events if e.event == event]
+        return list(self._events_by_name.get(event, ()))
 
     def first_event(self, event: str) -> Event | None:
-        found = self.events_named(event)
+        found = self._events_by_name.get(event)
         return found[0] if found else None
 
     def received(self, mechanism: Mechanism, name: str | None = None) -> list[Trigger]:
         """Requests of a mechanism the app received from Dapr (not refused for a bad token), by
         arrival: the attempts the checkers judge (whether each was a delivery is theirs to say)."""
-        chosen = [
-            t
-            for t in self.triggers
-            if t.mechanism == mechanism
-            and t.outcome != "refused"
-            and (name is None or t.name == name)
-        ]
-        return sorted(chosen, key=lambda t: t.wall)
+        return list(self._received_by_task.get((mechanism, name), ()))
 
 
 def record_line(record: Trigger | Event) -> bytes:

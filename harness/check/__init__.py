@@ -3,7 +3,8 @@
 ``check_run(scenario, history)`` runs every checker that applies and returns a ``CheckReport``:
 
 - ``delivery``: one result per job and binding (tick model, both readings, verdict against the
-  scenario's ``expect``), from ``harness.check._mechanisms``;
+  scenario's ``expect``), from ``harness.check._mechanisms``; a load set's members are judged
+  one by one and reported as one result per set (``harness.check._sets``);
 - ``accounting``: every recorded trigger stands for a judged tick or is reported (before or
   after the window, early, unexplained); a trigger of a task no model knows fails the run;
 - ``calls`` and ``expect_jobs``: the scenario's Jobs API probes and per-job expectations;
@@ -46,6 +47,7 @@ from harness.check._result import (
     Verdict,
     worst,
 )
+from harness.check._sets import fold_load_sets
 from harness.check._window import STALL_AFTER_FAULT_S, FaultWindow, Window, window_of
 from harness.record.history import History, Trigger
 from harness.scenario.model import Scenario
@@ -141,9 +143,10 @@ def _probes(name: str, results: list[CallResult] | list[JobExpectResult]) -> Che
 def check_run(scenario: Scenario, history: History) -> CheckReport:
     """Every checker that applies to ``scenario``, on ``history``."""
     win = window_of(history)
-    mechanisms = mechanism_results(history, scenario, win)
+    each = mechanism_results(history, scenario, win)
+    mechanisms = fold_load_sets(scenario, history, each)  # a load set: one result
     calls = call_results(history, scenario)
-    expectations = job_expectations(history, scenario, win, mechanisms)
+    expectations = job_expectations(history, scenario, win, each)
     report = CheckReport(win, mechanisms, calls, expectations, job_triggers(history, scenario, win))
     report.checkers = [_delivery(mechanisms), _accounting(history, scenario, mechanisms),
                        _probes("calls", calls), _probes("expect_jobs", expectations)]

@@ -10,6 +10,7 @@ import pytest
 from fakeruns import T0, comparison_history, comparison_scenario, fake_run
 
 from harness.reports.comparison import (
+    app_cell,
     fault_spans,
     headline_table,
     mechanism_table,
@@ -144,7 +145,15 @@ def test_headline_table_is_compact_and_says_what_it_measured(runs_dir: Path) -> 
     caption, _, table = text.partition("\n\n")
     assert "Dapr 1.18.3" in caption and "3 replicas" in caption and "24 s" in caption
     assert "9a5873d" in caption and "evidence" not in caption
-    assert len(table.splitlines()[0].split("|")) - 2 == 13  # 13 columns, not the wide table
+    assert len(table.splitlines()[0].split("|")) - 2 == 14  # 14 columns, not the wide table
+    assert "app p50/p99 (ms)" in table.splitlines()[0]  # the app's own time beside lateness
+
+
+def test_the_app_cell_shows_the_apps_own_time_or_a_dash(runs_dir: Path) -> None:
+    entry = load_summaries(runs_dir)[0].mechanisms[0]
+    assert app_cell(entry) == "-"  # a history without app_ms
+    entry.app_ms = {"p50": 0.2134, "p90": 0.5, "p99": 1.87, "max": 9.0}
+    assert app_cell(entry) == "0.21/1.9"
 
 
 def test_fault_spans_pair_start_and_end(runs_dir: Path) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.paths import REPO_ROOT, RESULTS_DIR, RUNS_DIR, SCENARIOS_DIR
+from harness.paths import LOAD_SCENARIOS_DIR, REPO_ROOT, RESULTS_DIR, RUNS_DIR, SCENARIOS_DIR
 from harness.scenario.mechanisms import LAUNCHERS
 
 __all__ = ["main"]
@@ -76,7 +76,7 @@ def resolve_scenarios(names: Sequence[str]) -> list[Any]:
     """Scenario files, file stems or scenario names (a sweep's name selects all its values)."""
     from harness.scenario.loading import load_scenario, load_scenarios
 
-    known = load_scenarios(SCENARIOS_DIR)
+    known = load_scenarios(SCENARIOS_DIR) + load_scenarios(LOAD_SCENARIOS_DIR)
     chosen = []
     for name in names:
         path = Path(name)

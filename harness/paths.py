@@ -8,6 +8,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COMPONENTS_DIR = REPO_ROOT / "components"
 SCENARIOS_DIR = REPO_ROOT / "scenarios"
+# Load scenarios (thousands of jobs, minutes each): run by name, never collected by pytest
+# or the evidence run, which take scenarios/*.yaml only.
+LOAD_SCENARIOS_DIR = SCENARIOS_DIR / "load"
 RESULTS_DIR = REPO_ROOT / "results"
 RUNS_DIR = RESULTS_DIR / "runs"
 # `dapr --runtime-path REPO_ROOT` means REPO_ROOT/.dapr: the project-local runtime dir.

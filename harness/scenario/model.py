@@ -319,7 +319,7 @@ class Claim(_Strict):
     shown_by: str | None = None
 
 
-ScenarioKind = Literal["comparison", "claims", "fault"]
+ScenarioKind = Literal["comparison", "claims", "fault", "load"]
 
 
 class Scenario(_Strict):
@@ -414,8 +414,11 @@ class Scenario(_Strict):
     @property
     def kind(self) -> ScenarioKind:
         """What the scenario is evidence for, decided here only: a claims scenario states
-        claims (its faults serve a claim), a fault scenario injects faults, every other one is
-        a comparison."""
+        claims (its faults serve a claim), a fault scenario injects faults, a load scenario
+        generates load sets (results/load.md, not the comparison), every other one is a
+        comparison."""
         if self.all_claims:
             return "claims"
-        return "fault" if self.faults else "comparison"
+        if self.faults:
+            return "fault"
+        return "load" if self.load else "comparison"

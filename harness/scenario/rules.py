@@ -113,7 +113,7 @@ def _check_inside_window(scenario: Scenario, where: str, at_s: float) -> None:
 
 def _check_jobs(scenario: Scenario) -> None:
     first_use: dict[str, int] = {}
-    for i, job in enumerate(scenario.jobs):
+    for i, job in enumerate(scenario.listed_jobs):  # a load set's members: _check_load
         where = f"jobs[{i}]"
         _check_inside_window(scenario, where, job.at_s)
         # Even a bad-input probe's name is a URL path segment on daprd: checked first.
@@ -262,7 +262,7 @@ _EVERY_ALLOWED = "'@every <Go duration>' (the period), e.g. '@every 2s'"
 
 def _check_tasks(scenario: Scenario) -> None:
     first_use: dict[str, str] = {b.name: "a binding" for b in scenario.bindings}
-    for i, task in enumerate(scenario.tasks):
+    for i, task in enumerate(scenario.listed_tasks):  # a load set's members: _check_load
         where = f"tasks[{i}]"
         # The name becomes a component name, a reminder name, an instance id or a job name.
         if not _NAME_RE.match(task.name):

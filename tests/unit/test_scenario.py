@@ -16,7 +16,7 @@ from harness.scenario.loading import load_scenario, load_scenarios
 from harness.scenario.model import AppSpec, JobSpec, Scenario, ScenarioError
 
 REPO = Path(__file__).resolve().parents[2]
-REAL_SCENARIOS = sorted((REPO / "scenarios").glob("*.yaml"))
+REAL_SCENARIOS = sorted([*(REPO / "scenarios").glob("*.yaml"), *(REPO / "scenarios" / "load").glob("*.yaml")])
 
 JOB = {"name": "tick", "schedule": "@every 2s"}
 BINDING = {"name": "cron-tick", "schedule": "@every 1s"}

@@ -59,6 +59,8 @@ def run_benchmarks(runtime: DaprRuntime, names: Sequence[str], settings: BenchSe
     if unknown:
         raise ValueError(f"unknown benchmark {unknown[0]!r}; known: {', '.join(BENCHMARKS)}")
     data: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {"benchmarks": {}}
+    # Which entries were measured together: the report compares figures of one invocation.
+    invocation = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for name in names:
         say(f"benchmark {name}: {settings.trials} trial(s), {settings.profile} profile")
         started = time.time()
@@ -69,6 +71,7 @@ def run_benchmarks(runtime: DaprRuntime, names: Sequence[str], settings: BenchSe
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "seconds": round(time.time() - started, 1), "dapr": runtime.version,
             "harness_commit": harness_commit(), "tree": _tree_state(), "machine": machine(),
+            "invocation": invocation,
             "load_avg_1m": [round(load_before[0], 2), round(psutil.getloadavg()[0], 2)],
             **({"note": note} if note else {}),
         }

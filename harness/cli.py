@@ -251,6 +251,14 @@ def cmd_faults(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    from harness.reports.load import write_load_report
+
+    for path in write_load_report(Path(args.runs_dir), Path(args.out), allow_dirty=args.allow_dirty):
+        print(path)
+    return 0
+
+
 def cmd_evidence(args: argparse.Namespace) -> int:
     """Every scenario from a clean tree (fault scenarios K times), then every report."""
     from harness.runner import provenance
@@ -476,6 +484,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_out(faults)
     _add_allow_dirty(faults)
     faults.set_defaults(func=cmd_faults)
+    load = sub.add_parser("load", help="write results/load.md from the load scenarios' runs",
+                          description="Every tick of every generated job or reminder judged, per "
+                          "load set of the latest run of each load scenario (scenarios/load/; run "
+                          "them with: python -m harness run load-jobs-1000); copies each cited "
+                          "summary to results/evidence/.")
+    _add_runs_dir(load)
+    _add_out(load)
+    _add_allow_dirty(load)
+    load.set_defaults(func=cmd_load)
     evidence = sub.add_parser("evidence", help="run every scenario and regenerate every report",
                               description="From a clean tree: runs every scenario of scenarios/ "
                               "(each fault scenario K times, the scheduler-member one at least "

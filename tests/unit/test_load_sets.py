@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from builders import plain_yaml
+from fakeruns import fake_run
 from loadruns import load_history, load_scenario
 
 from harness.check import check_run
@@ -18,6 +19,7 @@ from harness.drive.driver import JobsClient
 from harness.record.history import HistoryWriter
 from harness.record.history import load_history as read_history
 from harness.record.rundir import new_run_dir
+from harness.reports.load import HEADERS, write_load_report
 from harness.scenario.loading import load_scenario as load_file
 from harness.scenario.model import ScenarioError
 from harness.scenario.timing import grace_period
@@ -132,3 +134,23 @@ def test_the_driver_creates_a_set_concurrently_each_recorded(
     assert all(e.attrs["sent_wall"] <= e.wall and e.attrs["spec"] == {"schedule": "@every 1s"}
                for e in created)
     assert {e.attrs["name"]: e.attrs["status"] for e in created}["load-3"] == 409
+
+
+def test_the_load_report_shows_each_set_with_rates_per_1000_ticks(tmp_path: Path) -> None:
+    scenario = load_scenario(20, window_s=10)
+    history = load_history(scenario, twice=frozenset({("load-03", 2)}))
+
+    def write(writer: HistoryWriter) -> None:
+        for record in (*history.events, *history.triggers):
+            writer.append(record)
+
+    fake_run(tmp_path, "0001-load", scenario, write, "2026-12-01T00:00:00Z")
+    [doc, *evidence] = write_load_report(tmp_path, tmp_path / "out")
+    text = doc.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| load-fake"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[:4] == ["load-fake", "load (job)", "3", "180"]  # 20 jobs x 9 ticks judged
+    assert cells[HEADERS.index("dup / 1,000")] == "5.56"  # 1 duplicated of 180
+    assert cells[HEADERS.index("verdict")] == "fail" and "worst load-03" in text
+    assert cells[HEADERS.index("app p50/p99 (ms)")] == "0.3/0.6"
+    assert any(p.name == "0001-load.json" for p in evidence)

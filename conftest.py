@@ -6,6 +6,7 @@ mechanism. Real Dapr is required: if it cannot be found the item fails with the 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,13 +31,23 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
     return None
 
 
+ALL_SCENARIOS_ENV = "DAPR_HARNESS_ALL_SCENARIOS"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Everything that starts real processes carries the ``dapr`` marker, so that
-    ``pytest -m "not dapr"`` runs only the pure tests."""
+    ``pytest -m "not dapr"`` runs only the pure tests. Evidence scenarios (``ci: false``) are
+    deselected, and counted so, unless DAPR_HARNESS_ALL_SCENARIOS=1."""
     dapr_tests = Path(__file__).parent / "tests" / "dapr"
     for item in items:
         if isinstance(item, ScenarioItem) or dapr_tests in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.dapr)
+    if os.environ.get(ALL_SCENARIOS_ENV) == "1":
+        return
+    evidence = [i for i in items if isinstance(i, ScenarioItem) and not i.scenario.ci]
+    if evidence:
+        config.hook.pytest_deselected(items=evidence)
+        items[:] = [i for i in items if i not in evidence]
 
 
 def dapr_runtime() -> Any:

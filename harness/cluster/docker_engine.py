@@ -60,6 +60,11 @@ def daemon_config(paths: dict[str, Path]) -> dict[str, object]:
         "bip": BRIDGE_CIDR,
         "storage-driver": "overlay2",
         "log-level": "warn",
+        # Nothing on the host's firewall or sysctls: left to itself dockerd writes nat and
+        # filter tables (and turns on forwarding) that outlive it. The bridge and the
+        # loopback-published ports (docker-proxy) work without them; nothing leaves this host.
+        "iptables": False,
+        "ip-forward": False,
     }
 
 

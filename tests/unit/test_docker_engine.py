@@ -23,3 +23,8 @@ def test_engine_publishes_ports_on_loopback_only(tmp_path: Path) -> None:
 
 def test_socket_path_fits_a_unix_socket() -> None:
     assert len(str(engine_paths()["socket"])) < 108
+
+
+def test_engine_leaves_the_hosts_firewall_and_forwarding_alone(tmp_path: Path) -> None:
+    config = daemon_config(engine_paths(tmp_path))
+    assert config["iptables"] is False and config["ip-forward"] is False

@@ -269,11 +269,8 @@ def claims(args: RenderArgs) -> int:
 
 
 @dataclass(frozen=True)
-class FaultsArgs:
+class FaultsArgs(RenderArgs):
     trials: int = trials_arg(2, "latest runs per fault scenario to sum (default 2)")
-    runs_dir: str = runs_dir_arg()
-    out: str = out_arg()
-    allow_dirty: bool = allow_dirty_arg()
 
 
 def faults(args: FaultsArgs) -> int:

@@ -115,9 +115,7 @@ def _check_jobs(scenario: Scenario) -> None:
         where = f"jobs[{i}]"
         _check_inside_window(scenario, where, job.at_s)
         # Even a bad-input probe's name is a URL path segment on daprd: checked first.
-        problem = _job_name_problem(job.name)
-        if problem:
-            raise _error(scenario.source, f"{where}.name", problem, job.name, _JOB_NAME_ALLOWED)
+        _check_job_name(scenario, f"{where}.name", job.name)
         if job.expect_status != 204:
             continue  # a bad-input probe: its body goes to Dapr as written, to see it rejected
         if job.name in first_use:
@@ -126,6 +124,12 @@ def _check_jobs(scenario: Scenario) -> None:
         first_use[job.name] = i
         _check_job_timing(scenario.source, where, job)
         _check_failure_policy(scenario.source, where, job.failurePolicy)
+
+
+def _check_job_name(scenario: Scenario, field: str, name: str) -> None:
+    problem = _job_name_problem(name)
+    if problem:
+        raise _error(scenario.source, field, problem, name, _JOB_NAME_ALLOWED)
 
 
 def _job_name_problem(name: str) -> str | None:
@@ -347,9 +351,7 @@ def _check_calls(scenario: Scenario) -> None:
         where = f"calls[{i}]"
         _check_inside_window(scenario, where, call.at_s)
         # The job name is pasted into the URL: "../../v1.0/shutdown" would reach another API.
-        problem = _job_name_problem(call.job)
-        if problem:
-            raise _error(scenario.source, f"{where}.job", problem, call.job, _JOB_NAME_ALLOWED)
+        _check_job_name(scenario, f"{where}.job", call.job)
         for field in ("body", "raw_body"):
             if call.method != "POST" and getattr(call, field) is not None:
                 raise _error(scenario.source, f"{where}.{field}", f"a body on a {call.method} call",
